@@ -1,0 +1,693 @@
+import { backoffDelay } from "./backoff.js";
+import { Emitter } from "./emitter.js";
+import { Subscription } from "./subscription.js";
+import type { HistoryOptions, SubscribeOptions, SubscriptionHost } from "./subscription.js";
+import type {
+  ClientInfo,
+  ConnectResult,
+  DisconnectInfo,
+  HistoryResult,
+  PresenceStats,
+  PublishResult,
+  WirePush,
+  WireReply,
+} from "./types.js";
+import {
+  ClientErrorCode,
+  ErrorCode,
+  RealtimeError,
+  clientInfo,
+  mayReconnect,
+  publication,
+  subscribeResult,
+  toError,
+} from "./types.js";
+
+export const CLIENT_NAME = "realtime-hub-js";
+export const CLIENT_VERSION = "0.1.0";
+
+export type ClientState = "disconnected" | "connecting" | "connected";
+export type TransportName = "websocket" | "sse";
+
+export interface ClientOptions {
+  /** Connection JWT (optional when the hub allows anonymous connections). */
+  token?: string;
+  /** Fetches a fresh connection JWT before each connect and token refresh; wins over `token`. */
+  getToken?: () => Promise<string>;
+  /** Client name reported to the hub (logs, metrics). Default "realtime-hub-js". */
+  name?: string;
+  version?: string;
+  /**
+   * "websocket" (default); "sse": receive only, over EventSource (publish, presence and
+   * history need the WebSocket); "auto": WebSocket, falling back to SSE for good when the
+   * WebSocket cannot even open `sseFallbackAfter` times in a row (a proxy that blocks it).
+   */
+  transport?: "websocket" | "sse" | "auto";
+  /** SSE endpoint. Default: derived from the WebSocket URL (`/connection/sse`). */
+  sseUrl?: string;
+  /** WebSocket failures before "auto" switches to SSE. Default 2. */
+  sseFallbackAfter?: number;
+  /** Command timeout, ms. Default 10000. */
+  timeout?: number;
+  /** Reconnect backoff bounds, ms. Defaults 500 and 20000. */
+  minReconnectDelay?: number;
+  maxReconnectDelay?: number;
+  /** How late a server ping may be before the connection counts as dead, ms. Default 10000. */
+  maxServerPingDelay?: number;
+  /** WebSocket / EventSource implementations (tests, Node). Default: the global ones. */
+  WebSocket?: typeof WebSocket;
+  EventSource?: typeof EventSource;
+}
+
+export interface ConnectedContext extends ConnectResult {
+  transport: TransportName;
+}
+
+export interface ClientEvents {
+  state: ClientState;
+  connected: ConnectedContext;
+  /** An established connection ended (`reconnect` says whether the client tries again), or disconnect() ran. */
+  disconnected: DisconnectInfo;
+  /** Something went wrong that no promise reports (connect refused, token fetch, bad frame). */
+  error: RealtimeError;
+}
+
+interface Pending {
+  /** Called synchronously, in frame order: a push after a reply sees the reply's effects. */
+  resolve: (reply: WireReply) => void;
+  reject: (err: RealtimeError) => void;
+  timer: ReturnType<typeof setTimeout>;
+  /** Unsent commands wait in the outbox for the connection; sent ones fail when it drops. */
+  sent: boolean;
+}
+
+/** Largest WebSocket frame the client batches commands into (the hub's default limit is 64 KiB). */
+const MAX_BATCH_BYTES = 32 * 1024;
+const OPEN = 1;
+
+/**
+ * A connection to the hub. `connect()` once; it reconnects by itself (exponential backoff
+ * with jitter) until `disconnect()` or a close code that says not to (3500-3999), and
+ * resubscribes every subscription, recovering what was published meanwhile.
+ */
+export class RealtimeClient extends Emitter<ClientEvents> {
+  state: ClientState = "disconnected";
+  /** Id of the current connection ("" when not connected). */
+  clientId = "";
+  /** Transport of the current connection. */
+  transport: TransportName | null = null;
+
+  private readonly opts: ClientOptions;
+  private readonly subs = new Map<string, Subscription<any>>();
+  private readonly pending = new Map<number, Pending>();
+  private outbox: Array<{ id: number; line: string }> = [];
+  private nextId = 1;
+  /** Bumped whenever a connection (attempt) ends: callbacks of older ones are ignored. */
+  private generation = 0;
+  private ws: WebSocket | null = null;
+  private es: EventSource | null = null;
+  private useSse: boolean;
+  private wsFailures = 0;
+  private attempts = 0;
+  private lastDisconnect: DisconnectInfo | null = null;
+  private pingSeconds = 0;
+  private lastReceived = 0;
+  private batch: string[] = [];
+  private batchBytes = 0;
+  private batchScheduled = false;
+  private sseReopenScheduled = false;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private livenessTimer: ReturnType<typeof setTimeout> | null = null;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly host: SubscriptionHost;
+
+  constructor(
+    /** WebSocket endpoint, e.g. `wss://example.com/connection/websocket`. */
+    readonly url: string,
+    options: ClientOptions = {},
+  ) {
+    super();
+    this.opts = options;
+    this.useSse = options.transport === "sse";
+    this.host = {
+      publish: (channel, data) => this.publish(channel, data),
+      presence: (channel) => this.presence(channel),
+      presenceStats: (channel) => this.presenceStats(channel),
+      history: (channel, opts) => this.history(channel, opts),
+      release: (sub, tellHub) => this.release(sub, tellHub),
+    };
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Starts connecting (no-op when already connecting or connected). */
+  connect(): void {
+    if (this.state !== "disconnected") return;
+    this.setState("connecting");
+    void this.attempt();
+  }
+
+  /** Closes the connection and stops reconnecting. Subscriptions stay, to resume on connect(). */
+  disconnect(): void {
+    if (this.state === "disconnected") return;
+    this.stop({ code: 0, reason: "disconnect() called", reconnect: false }, ClientErrorCode.CLIENT_CLOSED);
+  }
+
+  /**
+   * Subscribes to `channel` (now, or as soon as the connection is up). Throws when this client
+   * already has a subscription to it: use getSubscription() or unsubscribe first.
+   */
+  subscribe<T = unknown>(channel: string, options: SubscribeOptions<T> = {}): Subscription<T> {
+    if (this.subs.has(channel)) throw new Error(`already subscribed to ${JSON.stringify(channel)}`);
+    const sub = new Subscription<T>(this.host, channel, options);
+    this.subs.set(channel, sub);
+    if (this.useSse) this.sseSubscriptionsChanged();
+    else if (this.state === "connected") this.sendSubscribes([sub], this.generation);
+    return sub;
+  }
+
+  getSubscription<T = unknown>(channel: string): Subscription<T> | undefined {
+    return this.subs.get(channel);
+  }
+
+  /** Publishes into a channel, subscribed or not (if the namespace allows client publish). */
+  async publish(channel: string, data: unknown): Promise<PublishResult> {
+    const body: Record<string, unknown> = { channel };
+    if (data instanceof Uint8Array) body.b64data = base64(data);
+    else body.data = data;
+    const r = (await this.request("publish", body)) as Partial<PublishResult>;
+    return { offset: r.offset ?? "0", epoch: r.epoch ?? "" };
+  }
+
+  async presence(channel: string): Promise<Record<string, ClientInfo>> {
+    const r = (await this.request("presence", { channel })) as { presence?: Record<string, Partial<ClientInfo>> };
+    const out: Record<string, ClientInfo> = {};
+    for (const [id, info] of Object.entries(r.presence ?? {})) out[id] = clientInfo({ client: id, ...info });
+    return out;
+  }
+
+  async presenceStats(channel: string): Promise<PresenceStats> {
+    const r = (await this.request("presenceStats", { channel })) as Partial<PresenceStats>;
+    return { numClients: r.numClients ?? 0, numUsers: r.numUsers ?? 0 };
+  }
+
+  async history<T = unknown>(channel: string, opts: HistoryOptions = {}): Promise<HistoryResult<T>> {
+    const body: Record<string, unknown> = { channel };
+    if (opts.limit) body.limit = opts.limit;
+    if (opts.since) body.since = opts.since;
+    if (opts.reverse) body.reverse = true;
+    const r = (await this.request("history", body)) as { publications?: WirePush["pub"][]; epoch?: string; offset?: string };
+    return { publications: (r.publications ?? []).map((p) => publication<T>(p)), epoch: r.epoch ?? "", offset: r.offset ?? "0" };
+  }
+
+  /** Calls the hub's RPC proxy. */
+  async rpc(method: string, data: unknown): Promise<unknown> {
+    const r = (await this.request("rpc", { method, data })) as { data?: unknown };
+    return r.data;
+  }
+
+  /** Round trip to the hub. */
+  async ping(): Promise<void> {
+    await this.request("ping", {});
+  }
+
+  /**
+   * Sends one command (`method` is a Command field: "publish", "presence", ...) and resolves
+   * with its result. Commands made while (re)connecting wait for the connection, within the
+   * timeout; when disconnected they fail at once.
+   */
+  request(method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.useSse)
+      return Promise.reject(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, `${method} needs the WebSocket transport (this client uses SSE)`));
+    if (this.state === "disconnected")
+      return Promise.reject(new RealtimeError(ClientErrorCode.NOT_CONNECTED, "not connected: call connect()"));
+    return this.exchange(method, body, this.state === "connected");
+  }
+
+  // ---------------------------------------------------------------- connection lifecycle
+
+  private setState(state: ClientState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit("state", state);
+  }
+
+  /** One connection attempt: token, then the transport. */
+  private async attempt(): Promise<void> {
+    const gen = ++this.generation;
+    this.lastDisconnect = null;
+    let token: string | undefined;
+    try {
+      token = this.opts.getToken ? await this.opts.getToken() : this.opts.token;
+    } catch (err) {
+      if (gen !== this.generation) return;
+      this.emit("error", new RealtimeError(ClientErrorCode.TOKEN, `getToken failed: ${describe(err)}`, true, { cause: err }));
+      return this.lost(gen, { code: 0, reason: "getToken failed", reconnect: true });
+    }
+    if (gen !== this.generation || this.state === "disconnected") return;
+    if (this.useSse) await this.openSse(gen, token);
+    else this.openWebSocket(gen, token);
+  }
+
+  private openWebSocket(gen: number, token: string | undefined): void {
+    const Impl = this.opts.WebSocket ?? globalThis.WebSocket;
+    let ws: WebSocket;
+    try {
+      if (!Impl) throw new Error("no WebSocket in this environment");
+      ws = new Impl(this.url);
+    } catch (err) {
+      this.emit("error", new RealtimeError(ClientErrorCode.TRANSPORT, `cannot open a WebSocket: ${describe(err)}`, false, { cause: err }));
+      this.wsFailures++;
+      return this.lost(gen, { code: 0, reason: "cannot open a WebSocket", reconnect: true });
+    }
+    this.ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      if (gen !== this.generation) return;
+      opened = true;
+      this.wsFailures = 0;
+      const body: Record<string, unknown> = { name: this.opts.name ?? CLIENT_NAME, version: this.opts.version ?? CLIENT_VERSION };
+      if (token) body.token = token;
+      this.send("connect", body, true, (err, r) =>
+        err ? this.connectFailed(gen, err) : this.connected(gen, r as Partial<ConnectResult>, "websocket"),
+      );
+    };
+    ws.onmessage = (ev: MessageEvent) => {
+      if (gen === this.generation) this.receive(typeof ev.data === "string" ? ev.data : String(ev.data), null);
+    };
+    ws.onerror = () => undefined; // a close event follows, with the code
+    ws.onclose = (ev: CloseEvent) => {
+      if (gen !== this.generation) return;
+      if (!opened) this.wsFailures++;
+      // The disconnect push (sent just before the close) is authoritative; else the close code.
+      this.lost(gen, this.lastDisconnect ?? { code: ev.code, reason: ev.reason, reconnect: mayReconnect(ev.code) });
+    };
+  }
+
+  private async openSse(gen: number, token: string | undefined): Promise<void> {
+    const subs = [...this.subs.values()];
+    // The SSE endpoint needs at least one channel: stay "connecting" until the first subscribe.
+    if (subs.length === 0) return;
+    const url = new URL(this.opts.sseUrl ?? sseUrlOf(this.url), typeof location === "undefined" ? undefined : location.href);
+    for (const sub of subs) {
+      url.searchParams.append("channel", sub.channel);
+      const pos = sub.position;
+      if (pos) url.searchParams.append("since", `${sub.channel}:${pos.epoch}:${pos.offset}`);
+      let subToken: string | undefined;
+      try {
+        subToken = await sub.token();
+      } catch (err) {
+        sub.retrying(new RealtimeError(ClientErrorCode.TOKEN, `getToken failed: ${describe(err)}`, true, { cause: err }));
+      }
+      if (subToken) url.searchParams.set(`token:${sub.channel}`, subToken);
+    }
+    if (token) url.searchParams.set("token", token);
+    if (gen !== this.generation || this.state === "disconnected") return;
+    const Impl = this.opts.EventSource ?? globalThis.EventSource;
+    let es: EventSource;
+    try {
+      if (!Impl) throw new Error("no EventSource in this environment");
+      es = new Impl(url.toString());
+    } catch (err) {
+      this.emit("error", new RealtimeError(ClientErrorCode.TRANSPORT, `cannot open an EventSource: ${describe(err)}`, false, { cause: err }));
+      return this.lost(gen, { code: 0, reason: "cannot open an EventSource", reconnect: true });
+    }
+    this.es = es;
+    es.onmessage = (ev: MessageEvent) => {
+      if (gen === this.generation) this.receive(String(ev.data), subs);
+    };
+    es.onerror = () => {
+      if (gen !== this.generation) return;
+      // EventSource would retry by itself with one Last-Event-ID; we reconnect ourselves so
+      // every channel resumes from its own position, with backoff.
+      this.lost(gen, this.lastDisconnect ?? { code: 0, reason: "event stream closed", reconnect: true });
+    };
+  }
+
+  private connected(gen: number, r: Partial<ConnectResult>, transport: TransportName): void {
+    if (gen !== this.generation) return;
+    const result: ConnectedContext = {
+      client: r.client ?? "",
+      version: r.version ?? "",
+      ping: r.ping ?? 0,
+      ttl: r.ttl ?? 0,
+      node: r.node ?? "",
+      transport,
+    };
+    if (r.data !== undefined) result.data = r.data;
+    this.clientId = result.client;
+    this.transport = transport;
+    this.attempts = 0;
+    this.pingSeconds = result.ping;
+    this.lastReceived = Date.now();
+    this.armLiveness(gen);
+    this.setState("connected");
+    if (transport === "websocket") {
+      this.scheduleRefresh(gen, result.ttl);
+      // Subscribes first, then what waited: the hub runs a connection's commands in order,
+      // so a publish made while offline lands after the subscribe it may depend on.
+      this.sendSubscribes([...this.subs.values()], gen, () => this.flushOutbox());
+    }
+    this.emit("connected", result);
+  }
+
+  private connectFailed(gen: number, err: RealtimeError): void {
+    if (gen !== this.generation) return;
+    this.emit("error", err);
+    // An expired token is worth another try when a fresh one can be fetched; a refused one is not.
+    const retry =
+      err.temporary || err.code === ClientErrorCode.TIMEOUT || (err.code === ErrorCode.TOKEN_EXPIRED && this.opts.getToken !== undefined);
+    this.lost(gen, { code: err.code, reason: err.message, reconnect: retry });
+  }
+
+  /**
+   * The current connection (or attempt) is over: fail what was in flight, then reconnect
+   * with backoff unless told not to.
+   */
+  private lost(gen: number, d: DisconnectInfo): void {
+    if (gen !== this.generation) return;
+    const wasConnected = this.state === "connected";
+    this.teardown(ClientErrorCode.CONNECTION_CLOSED, "connection closed");
+    if (!d.reconnect) return this.stop(d, ClientErrorCode.NOT_CONNECTED);
+    if (this.opts.transport === "auto" && !this.useSse && this.wsFailures >= (this.opts.sseFallbackAfter ?? 2)) {
+      this.useSse = true;
+      this.failOutbox(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, "fell back to SSE, which only receives"));
+    }
+    this.setState("connecting");
+    if (wasConnected) this.emit("disconnected", d);
+    const delay = backoffDelay(this.attempts++, this.opts.minReconnectDelay ?? 500, this.opts.maxReconnectDelay ?? 20_000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.attempt();
+    }, delay);
+  }
+
+  /** Final: no more reconnects until connect(). */
+  private stop(d: DisconnectInfo, code: number): void {
+    const wasConnectedOrTrying = this.state !== "disconnected";
+    this.teardown(code, d.reason || "disconnected");
+    this.failOutbox(new RealtimeError(code, `disconnected: ${d.reason}`));
+    this.setState("disconnected");
+    if (wasConnectedOrTrying) this.emit("disconnected", d);
+  }
+
+  /** Closes the transport and clears everything tied to the current connection. */
+  private teardown(code: number, message: string): void {
+    this.generation++;
+    for (const t of [this.reconnectTimer, this.livenessTimer, this.refreshTimer]) if (t) clearTimeout(t);
+    this.reconnectTimer = this.livenessTimer = this.refreshTimer = null;
+    if (this.ws) {
+      const ws = this.ws;
+      ws.onopen = ws.onmessage = ws.onclose = null;
+      try {
+        ws.close(1000);
+      } catch {
+        // already closing
+      }
+    }
+    this.es?.close();
+    this.ws = null;
+    this.es = null;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.clientId = "";
+    this.transport = null;
+    this.pingSeconds = 0;
+    for (const [id, p] of this.pending) {
+      if (!p.sent) continue;
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(new RealtimeError(code, message, code === ClientErrorCode.CONNECTION_CLOSED));
+    }
+    for (const sub of this.subs.values()) sub.suspend();
+  }
+
+  private flushOutbox(): void {
+    const waiting = this.outbox;
+    this.outbox = [];
+    for (const { id, line } of waiting) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      p.sent = true;
+      this.sendLine(line);
+    }
+  }
+
+  private failOutbox(err: RealtimeError): void {
+    for (const { id } of this.outbox) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(err);
+    }
+    this.outbox = [];
+  }
+
+  /** A connection that stopped hearing the hub's pings is dead, whatever the socket says. */
+  private armLiveness(gen: number): void {
+    if (!this.pingSeconds) return;
+    const limit = this.pingSeconds * 1000 + (this.opts.maxServerPingDelay ?? 10_000);
+    const check = () => {
+      if (gen !== this.generation) return;
+      const silent = Date.now() - this.lastReceived;
+      if (silent >= limit) return this.lost(gen, { code: 0, reason: "no ping from the hub", reconnect: true });
+      this.livenessTimer = setTimeout(check, limit - silent);
+    };
+    this.livenessTimer = setTimeout(check, limit);
+  }
+
+  /** Refreshes an expiring connection token in place (WebSocket only; SSE reconnects instead). */
+  private scheduleRefresh(gen: number, ttl: number): void {
+    if (!ttl || !this.opts.getToken) return;
+    const getToken = this.opts.getToken;
+    const delay = Math.max(1000, ttl * 800);
+    this.refreshTimer = setTimeout(async () => {
+      if (gen !== this.generation) return;
+      try {
+        const token = await getToken();
+        if (gen !== this.generation) return;
+        const r = (await this.exchange("refresh", { token }, true)) as { ttl?: number };
+        this.scheduleRefresh(gen, r.ttl ?? 0);
+      } catch (err) {
+        if (gen !== this.generation) return;
+        const e = err instanceof RealtimeError ? err : new RealtimeError(ClientErrorCode.TOKEN, `token refresh failed: ${describe(err)}`, true);
+        this.emit("error", e);
+        // Try again soon; if the token runs out first the hub closes with "expired" and the
+        // reconnect fetches a new one.
+        if (e.temporary || e.code < 100) this.scheduleRefresh(gen, 5);
+      }
+    }, delay);
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /**
+   * Registers a command and sends it now (or queues it for the connection); `done` runs once,
+   * with the hub's error or the command's result, synchronously when the reply arrives.
+   */
+  private send(
+    method: string,
+    body: Record<string, unknown>,
+    sendNow: boolean,
+    done: (err: RealtimeError | null, result: Record<string, unknown>) => void,
+  ): void {
+    const id = this.nextId++;
+    const line = JSON.stringify({ id, [method]: body });
+    const timeout = this.opts.timeout ?? 10_000;
+    const timer = setTimeout(() => {
+      this.pending.delete(id);
+      this.outbox = this.outbox.filter((c) => c.id !== id);
+      done(new RealtimeError(ClientErrorCode.TIMEOUT, `${method}: no reply within ${timeout} ms`, true), {});
+    }, timeout);
+    this.pending.set(id, {
+      resolve: (reply) => done(null, (reply[method] as Record<string, unknown> | undefined) ?? {}),
+      reject: (err) => done(err, {}),
+      timer,
+      sent: sendNow,
+    });
+    if (sendNow) this.sendLine(line);
+    else this.outbox.push({ id, line });
+  }
+
+  private exchange(method: string, body: Record<string, unknown>, sendNow: boolean): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => this.send(method, body, sendNow, (err, r) => (err ? reject(err) : resolve(r))));
+  }
+
+  /** Commands of one event-loop turn share one WebSocket frame, one JSON object per line. */
+  private sendLine(line: string): void {
+    if (this.batchBytes + line.length > MAX_BATCH_BYTES) this.flush();
+    this.batch.push(line);
+    this.batchBytes += line.length + 1;
+    if (!this.batchScheduled) {
+      this.batchScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.batchScheduled = false;
+    if (this.batch.length === 0) return;
+    const text = this.batch.join("\n");
+    this.batch = [];
+    this.batchBytes = 0;
+    // A closed socket drops the frame; its commands fail with the connection.
+    if (this.ws?.readyState === OPEN) this.ws.send(text);
+  }
+
+  /**
+   * Subscribes `subs` on the current connection, in order, then runs `after`. Synchronous
+   * unless a subscription must fetch its token first: then every subscribe (and `after`)
+   * waits for the tokens, so the order of commands stays the order of calls.
+   */
+  private sendSubscribes(subs: Subscription<any>[], gen: number, after?: () => void): void {
+    const tokens = subs.map((sub) => sub.token());
+    const send = (resolved: Array<string | undefined>) => {
+      if (gen !== this.generation) return;
+      subs.forEach((sub, i) => {
+        if (this.subs.get(sub.channel) !== sub) return;
+        this.send("subscribe", sub.subscribeBody(resolved[i]), true, (err, r) => {
+          if (err) this.subscribeFailed(sub, gen, err);
+          else if (gen === this.generation && this.subs.get(sub.channel) === sub) sub.subscribed(subscribeResult(r), false);
+        });
+      });
+      after?.();
+    };
+    if (!tokens.some((t) => t instanceof Promise)) return send(tokens as Array<string | undefined>);
+    void Promise.all(
+      tokens.map((t, i) =>
+        Promise.resolve(t).catch((err: unknown) => {
+          subs[i]!.retrying(new RealtimeError(ClientErrorCode.TOKEN, `getToken failed: ${describe(err)}`, true, { cause: err }));
+          return undefined; // subscribe without: the hub says why that is not enough
+        }),
+      ),
+    ).then(send);
+  }
+
+  private subscribeFailed(sub: Subscription<any>, gen: number, err: RealtimeError): void {
+    if (gen !== this.generation || this.subs.get(sub.channel) !== sub) return; // resubscribed on the next connection
+    if (err.code === ErrorCode.UNRECOVERABLE_POSITION) {
+      sub.resetPosition();
+      this.resubscribe(sub, gen);
+    } else if (err.temporary || err.code === ClientErrorCode.TIMEOUT || err.code === ErrorCode.TOO_MANY_REQUESTS) {
+      sub.retrying(err);
+      setTimeout(
+        () => this.resubscribe(sub, gen),
+        backoffDelay(2, this.opts.minReconnectDelay ?? 500, this.opts.maxReconnectDelay ?? 20_000),
+      );
+    } else {
+      this.subs.delete(sub.channel);
+      sub.failed(err);
+    }
+  }
+
+  /** Subscribes again on the same connection (WebSocket) or reopens the stream (SSE). */
+  private resubscribe(sub: Subscription<any>, gen: number): void {
+    if (gen !== this.generation || this.subs.get(sub.channel) !== sub) return;
+    if (this.useSse) this.sseSubscriptionsChanged();
+    else this.sendSubscribes([sub], gen);
+  }
+
+  /** Removes a subscription (unsubscribe(), or the hub's unsubscribe push). */
+  private async release(sub: Subscription<any>, tellHub: boolean): Promise<void> {
+    if (this.subs.get(sub.channel) !== sub) return;
+    this.subs.delete(sub.channel);
+    if (this.useSse) return this.sseSubscriptionsChanged();
+    if (!tellHub || this.state !== "connected") return; // the next connection simply does not subscribe
+    try {
+      await this.exchange("unsubscribe", { channel: sub.channel }, true);
+    } catch (err) {
+      // Not subscribed (yet) or the connection dropped: either way the hub forgets us.
+      if (err instanceof RealtimeError && (err.code === ErrorCode.NOT_SUBSCRIBED || err.code < 100)) return;
+      throw err;
+    }
+  }
+
+  /** SSE subscribes in the URL: reopen the stream (once per turn) with the new channel set. */
+  private sseSubscriptionsChanged(): void {
+    if (this.state === "disconnected" || this.reconnectTimer || this.sseReopenScheduled) return;
+    this.sseReopenScheduled = true;
+    queueMicrotask(() => {
+      this.sseReopenScheduled = false;
+      if (this.state === "disconnected" || this.reconnectTimer) return;
+      this.teardown(ClientErrorCode.CONNECTION_CLOSED, "reopening the event stream");
+      this.setState("connecting");
+      void this.attempt();
+    });
+  }
+
+  // ---------------------------------------------------------------- incoming frames
+
+  /** One WebSocket frame or SSE event: one or more JSON replies, one per line. */
+  private receive(text: string, sseSubs: Subscription<any>[] | null): void {
+    this.lastReceived = Date.now();
+    for (const line of text.split("\n")) {
+      if (line.trim() === "") continue;
+      let msg: WireReply;
+      try {
+        msg = JSON.parse(line) as WireReply;
+      } catch {
+        this.emit("error", new RealtimeError(ClientErrorCode.BAD_FRAME, `malformed frame from the hub: ${line.slice(0, 100)}`));
+        continue;
+      }
+      if (typeof msg !== "object" || msg === null) continue;
+      this.dispatch(msg, sseSubs);
+    }
+  }
+
+  private dispatch(msg: WireReply, sseSubs: Subscription<any>[] | null): void {
+    const gen = this.generation;
+    if (msg.id) {
+      if (sseSubs) {
+        // SSE subscribes on our behalf: reply `id` is the channel's place in the URL.
+        const sub = sseSubs[msg.id - 1];
+        if (!sub || this.subs.get(sub.channel) !== sub) return;
+        if (msg.error) this.subscribeFailed(sub, gen, toError(msg.error));
+        else sub.subscribed(subscribeResult(msg.subscribe), true);
+        return;
+      }
+      const p = this.pending.get(msg.id);
+      if (!p) return; // timed out already
+      this.pending.delete(msg.id);
+      clearTimeout(p.timer);
+      if (msg.error) p.reject(toError(msg.error));
+      else p.resolve(msg);
+      return;
+    }
+    if (msg.push) return this.handlePush(msg.push);
+    if (msg.connect && sseSubs) return this.connected(gen, msg.connect, "sse");
+    if (msg.error) {
+      this.emit("error", toError(msg.error));
+      return;
+    }
+    // `{}` is the hub's ping: answer so it knows we are alive (SSE cannot, and need not).
+    if (Object.keys(msg).length === 0 && this.ws && this.state === "connected") {
+      this.send("ping", {}, true, () => undefined);
+    }
+  }
+
+  private handlePush(push: WirePush): void {
+    if (push.disconnect) {
+      // The close follows; remember why, so the close handler knows whether to come back.
+      const code = push.disconnect.code ?? 0;
+      this.lastDisconnect = { code, reason: push.disconnect.reason ?? "", reconnect: push.disconnect.reconnect ?? mayReconnect(code) };
+      return;
+    }
+    if (push.channel) this.subs.get(push.channel)?.push(push);
+  }
+}
+
+/** `ws(s)://host/connection/websocket` -> `http(s)://host/connection/sse`. */
+function sseUrlOf(wsUrl: string): string {
+  return wsUrl.replace(/^ws(s?):/, "http$1:").replace(/\/connection\/websocket\/?(\?.*)?$/, "/connection/sse");
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,156 @@
+import type {
+  BroadcastRequest,
+  BroadcastResponse,
+  ChannelsRequest,
+  ChannelsResponse,
+  DisconnectRequest,
+  DisconnectResponse,
+  HistoryRemoveRequest,
+  HistoryRemoveResponse,
+  HistoryRequest,
+  HistoryResponse,
+  InfoRequest,
+  InfoResponse,
+  PresenceRequest,
+  PresenceResponse,
+  PresenceStatsRequest,
+  PresenceStatsResponse,
+  PublishRequest,
+  PublishResponse,
+  PublishStreamRequest,
+  PublishStreamResponse,
+  SubscribeRequest,
+  SubscribeResponse,
+  UnsubscribeRequest,
+  UnsubscribeResponse,
+} from "../gen/realtime/v1/hub.js";
+import { validateChannel } from "../channel.js";
+import { errBadRequest, toHubError } from "../errors.js";
+import type { Subscriber } from "../hub.js";
+import type { HubNode } from "../node.js";
+import type { Frame } from "../transport/frame.js";
+import { randomUUID } from "node:crypto";
+
+/** Most channels in one Broadcast or one Subscribe stream. */
+export const MAX_CHANNELS_PER_REQUEST = 1000;
+
+/**
+ * The server API (HubService) for one node, independent of how it is called: the gRPC
+ * service and the HTTP API are thin wrappers around it, so both behave the same.
+ */
+export class ServerApi {
+  constructor(private readonly node: HubNode) {}
+
+  async publish(req: PublishRequest): Promise<PublishResponse> {
+    validateChannel(req.channel);
+    const pos = await this.node.publish(req.channel, req.data, {
+      tags: req.tags,
+      skipHistory: req.skipHistory,
+      idempotencyKey: req.idempotencyKey,
+    });
+    return { offset: pos.offset, epoch: pos.epoch };
+  }
+
+  async broadcast(req: BroadcastRequest): Promise<BroadcastResponse> {
+    if (req.channels.length === 0) throw errBadRequest("channels is required");
+    if (req.channels.length > MAX_CHANNELS_PER_REQUEST)
+      throw errBadRequest(`at most ${MAX_CHANNELS_PER_REQUEST} channels per broadcast`);
+    const results = await Promise.all(
+      req.channels.map(async (channel) => {
+        try {
+          const r = await this.publish({
+            channel,
+            data: req.data,
+            idempotencyKey: req.idempotencyKey ? req.idempotencyKey + channel : "",
+            skipHistory: req.skipHistory,
+            tags: req.tags,
+          });
+          return { channel, offset: r.offset, epoch: r.epoch, error: undefined };
+        } catch (err) {
+          return { channel, offset: "0", epoch: "", error: toHubError(err).toWire() };
+        }
+      }),
+    );
+    return { results };
+  }
+
+  /** One message of a PublishStream: failures become the ack's error, never end the stream. */
+  async publishStreamMessage(req: PublishStreamRequest): Promise<PublishStreamResponse> {
+    try {
+      if (!req.publish) throw errBadRequest("publish is required");
+      const r = await this.publish(req.publish);
+      return { id: req.id, offset: r.offset, epoch: r.epoch, error: undefined };
+    } catch (err) {
+      return { id: req.id, offset: "0", epoch: "", error: toHubError(err).toWire() };
+    }
+  }
+
+  /**
+   * Starts a backend subscription; `send` gets every event until the returned function is
+   * called. `send` returning false means the consumer is not keeping up (the caller decides).
+   */
+  async subscribe(req: SubscribeRequest, send: (ev: SubscribeResponse) => void): Promise<() => Promise<void>> {
+    if (req.channels.length === 0) throw errBadRequest("channels is required");
+    if (req.channels.length > MAX_CHANNELS_PER_REQUEST)
+      throw errBadRequest(`at most ${MAX_CHANNELS_PER_REQUEST} channels per subscription`);
+    const channels = [...new Set(req.channels)];
+    for (const c of channels) this.node.options(c);
+    const listener: Subscriber = {
+      id: "backend-" + randomUUID(),
+      user: "",
+      deliver(channel: string, frame: Frame) {
+        const push = frame.reply.push;
+        if (!push) return;
+        if (push.pub) {
+          if (req.clientPublicationsOnly && !push.pub.info) return;
+          send({ channel, publication: push.pub });
+        } else if (req.joinLeave && push.join) send({ channel, join: push.join });
+        else if (req.joinLeave && push.leave) send({ channel, leave: push.leave });
+      },
+    };
+    for (const c of channels) await this.node.subscribe(c, listener);
+    return async () => {
+      for (const c of channels) await this.node.unsubscribe(c, listener);
+    };
+  }
+
+  async presence(req: PresenceRequest): Promise<PresenceResponse> {
+    return { presence: await this.node.presence(req.channel) };
+  }
+
+  async presenceStats(req: PresenceStatsRequest): Promise<PresenceStatsResponse> {
+    return this.node.presenceStats(req.channel);
+  }
+
+  async history(req: HistoryRequest): Promise<HistoryResponse> {
+    if (req.limit < 0) throw errBadRequest("limit must not be negative");
+    const r = await this.node.history(req.channel, { since: req.since, limit: req.limit, reverse: req.reverse });
+    return { publications: r.publications, offset: r.position.offset, epoch: r.position.epoch };
+  }
+
+  async historyRemove(req: HistoryRemoveRequest): Promise<HistoryRemoveResponse> {
+    await this.node.historyRemove(req.channel);
+    return {};
+  }
+
+  async channels(req: ChannelsRequest): Promise<ChannelsResponse> {
+    return { channels: this.node.channels(req.pattern) };
+  }
+
+  async info(_req: InfoRequest): Promise<InfoResponse> {
+    return { nodes: this.node.clusterInfo() };
+  }
+
+  async disconnect(req: DisconnectRequest): Promise<DisconnectResponse> {
+    if (!req.user && !req.client) throw errBadRequest("user is required");
+    this.node.disconnectUser(req);
+    return {};
+  }
+
+  async unsubscribe(req: UnsubscribeRequest): Promise<UnsubscribeResponse> {
+    if (!req.user) throw errBadRequest("user is required");
+    validateChannel(req.channel);
+    this.node.unsubscribeUser(req);
+    return {};
+  }
+}

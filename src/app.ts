@@ -1,0 +1,131 @@
+import type { Logger } from "pino";
+import type { Config } from "./config.js";
+import type { Broker } from "./broker/broker.js";
+import { MemoryBroker, type MemoryBus } from "./broker/memory.js";
+import { isHistoryPublisher } from "./broker/broker.js";
+import { RedisBroker } from "./broker/redis.js";
+import { NatsBroker } from "./broker/nats.js";
+import { KafkaBroker } from "./broker/kafka.js";
+import { RabbitMqBroker } from "./broker/rabbitmq.js";
+import { RedisPresenceStore } from "./presence/redis.js";
+import { RedisHistoryStore } from "./history/redis.js";
+import { connectRedis, createRedis } from "./redis/connection.js";
+import type { Redis } from "ioredis";
+import type { PresenceStore } from "./presence/presence-store.js";
+import { MemoryPresenceStore } from "./presence/memory.js";
+import type { HistoryStore } from "./history/history-store.js";
+import { MemoryHistoryStore } from "./history/memory.js";
+import { HubNode } from "./node.js";
+import { ServerApi } from "./api/server-api.js";
+import { TokenVerifier } from "./auth/jwt.js";
+import { startHttpServer } from "./transport/http-server.js";
+import { startGrpcServer } from "./grpc/server.js";
+import { createLogger } from "./log.js";
+
+export interface RunningHub {
+  node: HubNode;
+  api: ServerApi;
+  httpPort: number;
+  grpcPort: number;
+  /** Graceful: stop accepting, tell clients to reconnect, close stores. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Memory brokers on one bus form a cluster inside one process (tests). */
+  bus?: MemoryBus;
+}
+
+/** The broker and stores the config asks for, and what must be closed after them. */
+async function createBackends(config: Config, opts: StartOptions, log: Logger) {
+  const cleanup: Array<() => void> = [];
+  const needsRedis = [config.broker, config.presence, config.history].includes("redis");
+  let redis: Redis | undefined;
+  try {
+    if (needsRedis) {
+      redis = createRedis(config.redisUrl, log, "commands");
+      cleanup.push(() => redis!.disconnect());
+      await connectRedis(redis, config.redisUrl);
+    }
+    let broker: Broker;
+    switch (config.broker) {
+      case "memory":
+        broker = new MemoryBroker(opts.bus);
+        break;
+      case "redis": {
+        const sub = createRedis(config.redisUrl, log, "pubsub");
+        cleanup.push(() => sub.disconnect());
+        await connectRedis(sub, config.redisUrl);
+        broker = new RedisBroker(redis!, sub, config.redisPrefix, log);
+        break;
+      }
+      case "nats":
+        broker = new NatsBroker(config.natsUrl, config.natsPrefix, log);
+        break;
+      case "kafka":
+        broker = new KafkaBroker(
+          {
+            brokers: config.kafkaBrokers.split(",").map((b) => b.trim()),
+            prefix: config.kafkaPrefix,
+            topics: config.kafkaTopics,
+            nodeId: config.nodeId,
+            compression: config.kafkaCompression,
+            createTopics: config.kafkaCreateTopics,
+            sessionTimeoutMs: config.kafkaSessionTimeoutMs,
+            heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
+          },
+          log,
+        );
+        break;
+      case "rabbitmq":
+        broker = new RabbitMqBroker(config.amqpUrl, config.amqpExchange, log);
+        break;
+    }
+    const presence: PresenceStore =
+      config.presence === "redis" ? new RedisPresenceStore(redis!, config.redisPrefix) : new MemoryPresenceStore();
+    const history: HistoryStore =
+      config.history === "redis" ? new RedisHistoryStore(redis!, config.redisPrefix) : new MemoryHistoryStore();
+    // Atomic append+publish only when history lives where the broker publishes.
+    const historyPublisher = config.broker === "redis" && config.history === "redis" && isHistoryPublisher(broker) ? broker : undefined;
+    return { broker, presence, history, historyPublisher, close: () => cleanup.forEach((f) => f()) };
+  } catch (err) {
+    cleanup.forEach((f) => f());
+    throw err;
+  }
+}
+
+/** Wires one hub node from its config and starts its HTTP edge and gRPC server. */
+export async function startHub(config: Config, opts: StartOptions = {}): Promise<RunningHub> {
+  const log = opts.log ?? createLogger(config);
+  const backends = await createBackends(config, opts, log);
+  const node = new HubNode({ config, log, ...backends });
+  try {
+    await node.start();
+  } catch (err) {
+    backends.close();
+    throw err;
+  }
+  const api = new ServerApi(node);
+  const verifier = new TokenVerifier(config.tokenHmacSecret);
+  const http = await startHttpServer({ node, api, verifier, config, log });
+  let grpc: Awaited<ReturnType<typeof startGrpcServer>>;
+  try {
+    grpc = await startGrpcServer({ node, api, config, log });
+  } catch (err) {
+    await http.close();
+    await node.shutdown();
+    backends.close();
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      // Order matters: refuse new work first, then tell clients to go, then close stores.
+      const closing = Promise.all([http.close(), grpc.close()]);
+      await node.shutdown();
+      await closing;
+      backends.close();
+    })());
+  return { node, api, httpPort: http.port, grpcPort: grpc.port, stop };
+}

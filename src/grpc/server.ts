@@ -1,0 +1,111 @@
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { PackageDefinition } from "@grpc/proto-loader";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "pino";
+import type { ServerApi } from "../api/server-api.js";
+import type { Config } from "../config.js";
+import { ListenError } from "../errors.js";
+import { HubServiceService } from "../gen/realtime/v1/hub.js";
+import type { HubNode } from "../node.js";
+import { createHubService } from "./hub-service.js";
+
+const SERVICE = "realtime.v1.HubService";
+
+/**
+ * Where `npm run generate` (buf build) wrote the descriptors: beside the generated code, found
+ * from src/grpc/ (tests, vitest) and from dist/src/grpc/ (built; tsc does not copy it to dist).
+ */
+const DESCRIPTOR_SET_CANDIDATES = [
+  "../gen/realtime/v1/descriptor-set.binpb",
+  "../../../src/gen/realtime/v1/descriptor-set.binpb",
+].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+
+/**
+ * The package definition server reflection answers from: the exact descriptors `buf build`
+ * wrote, one FileDescriptorProto per .proto file. Not @grpc/proto-loader's: it merges every
+ * file of a package into one synthetic file, and `buf curl` (and grpcurl) then fail with
+ * `failed to find service named "realtime.v1.HubService"` (checked with proto-loader 0.8).
+ * @grpc/reflection only reads `fileDescriptorProtos` from the definition it is given.
+ * Returns null (reflection off, with a warning) when the file is missing.
+ */
+function reflectionPackage(log: Logger): PackageDefinition | null {
+  const path = DESCRIPTOR_SET_CANDIDATES.find((p) => existsSync(p));
+  if (!path) {
+    log.warn({ looked: DESCRIPTOR_SET_CANDIDATES }, "gRPC reflection off: descriptor-set.binpb not found (run npm run generate)");
+    return null;
+  }
+  // FileDescriptorSet { repeated FileDescriptorProto file = 1; }: keep each file's bytes as is.
+  const files: Buffer[] = [];
+  const r = new BinaryReader(readFileSync(path));
+  while (r.pos < r.len) {
+    const [field, wireType] = r.tag();
+    if (field === 1) files.push(Buffer.from(r.bytes()));
+    else r.skip(wireType);
+  }
+  return { "realtime.v1": { format: "Protocol Buffer 3 FileDescriptorProto", fileDescriptorProtos: files } } as unknown as PackageDefinition;
+}
+
+/**
+ * The gRPC server API on config.grpcAddr (plaintext): HubService (API key checked per call
+ * when configured), server reflection (so `grpcurl list` and `buf curl` work without proto
+ * files) and the standard grpc.health.v1 service. Health and reflection need no key.
+ */
+export async function startGrpcServer(deps: {
+  node: HubNode;
+  api: ServerApi;
+  config: Config;
+  log: Logger;
+}): Promise<{ port: number; close(): Promise<void> }> {
+  const { config, log } = deps;
+  const server = new Server({
+    // Bad input is answered by grpc-js itself: oversize messages get RESOURCE_EXHAUSTED,
+    // undecodable ones INTERNAL, before our handlers run.
+    "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    // Ping idle connections so a backend that vanished without a FIN (its Subscribe stream
+    // holding node subscriptions) is noticed within about a minute and a half.
+    "grpc.keepalive_time_ms": 60_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+  });
+  const hub = createHubService(deps.api, { apiKey: config.apiKey, log });
+  server.addService(HubServiceService, hub.service);
+
+  const reflection = reflectionPackage(log);
+  if (reflection) new ReflectionService(reflection).addToServer(server);
+
+  const health = new HealthImplementation({ "": "SERVING", [SERVICE]: "SERVING" });
+  health.addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(config.grpcAddr, ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(new ListenError(`grpcAddr ${config.grpcAddr}: ${err.message}`, { cause: err })) : resolve(p),
+    ),
+  );
+  log.info({ addr: config.grpcAddr.replace(/:\d+$/, `:${port}`), reflection: reflection !== null }, "gRPC server listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        // Health watchers learn first, so load balancers stop sending before we refuse.
+        health.setStatus("", "NOT_SERVING");
+        health.setStatus(SERVICE, "NOT_SERVING");
+        hub.endStreams();
+        // In-flight calls get the shutdown window to finish, then the rest are cut: a client
+        // that never reads (or a health watcher that never hangs up) must not hold us forever.
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, config.shutdownTimeoutSeconds * 1000);
+        force.unref();
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      })),
+  };
+}

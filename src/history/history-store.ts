@@ -1,0 +1,40 @@
+import type { Publication, StreamPosition } from "../gen/realtime/v1/types.js";
+
+export interface HistoryOptions {
+  /** Keep at most this many publications. */
+  size: number;
+  /** Forget the whole stream this long after its last publication. */
+  ttlSeconds: number;
+}
+
+export interface ReadOptions {
+  /** Publications after this position (exclusive); from the oldest kept when absent. */
+  since?: StreamPosition | undefined;
+  /** At most this many; 0 returns only the position. */
+  limit: number;
+  /** Newest first. */
+  reverse?: boolean;
+  /** TTL for the epoch of a stream that does not exist yet (created so it can be recovered later). */
+  ttlSeconds?: number;
+}
+
+export interface ReadResult {
+  publications: Publication[];
+  /** Top of the stream (offset of the newest publication, its epoch). */
+  position: StreamPosition;
+}
+
+/**
+ * The last publications of each channel, for recovery.
+ *
+ * An implementer guarantees: offsets in one epoch start at 1 and grow by one per append,
+ * with no gaps, so a reader can tell whether it missed something; when a stream is lost
+ * (TTL, restart of an in-memory store, removal) it gets a new epoch; everything expires.
+ */
+export interface HistoryStore {
+  /** Appends `pub`, assigning its offset and epoch (written into `pub` and returned). */
+  append(channel: string, pub: Publication, opts: HistoryOptions): Promise<StreamPosition>;
+  read(channel: string, opts: ReadOptions): Promise<ReadResult>;
+  remove(channel: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,446 @@
+import type { Logger } from "pino";
+import { isReconnectNotifier, type Broker, type HistoryPublisher } from "./broker/broker.js";
+import type { PresenceStore, PresenceStats } from "./presence/presence-store.js";
+import type { HistoryStore, ReadOptions, ReadResult } from "./history/history-store.js";
+import type { Config, NamespaceOptions } from "./config.js";
+import type { BrokerEnvelope, Control } from "./gen/realtime/v1/broker.js";
+import type { DisconnectRequest, UnsubscribeRequest, NodeInfo } from "./gen/realtime/v1/hub.js";
+import type { ClientInfo, Publication, StreamPosition } from "./gen/realtime/v1/types.js";
+import { DisconnectCode } from "./gen/realtime/v1/types.js";
+import { ChannelRules } from "./channel.js";
+import { Disconnect, errNotAvailable } from "./errors.js";
+import { Hub, type Subscriber } from "./hub.js";
+import { IdempotencyCache } from "./idempotency.js";
+import { Frame, publicationFrame } from "./transport/frame.js";
+import { VERSION } from "./version.js";
+
+export interface PublishOptions {
+  /** The publishing client; absent when a backend publishes. */
+  info?: ClientInfo | undefined;
+  tags?: Record<string, string> | undefined;
+  skipHistory?: boolean | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+/** What a local session must support beyond receiving frames: being closed or unsubscribed by the server. */
+export interface ControllableSubscriber extends Subscriber {
+  disconnect(d: Disconnect): void;
+  serverUnsubscribe(channel: string): void;
+}
+
+export interface NodeDeps {
+  config: Config;
+  broker: Broker;
+  /** Set when history lives where the broker publishes: append and publish in one step. */
+  historyPublisher?: HistoryPublisher | undefined;
+  presence: PresenceStore;
+  history: HistoryStore;
+  log: Logger;
+}
+
+const NO_POSITION: StreamPosition = { offset: "0", epoch: "" };
+/** How often a node announces itself to the cluster. */
+const ANNOUNCE_INTERVAL_MS = 5000;
+
+/**
+ * One hub process. broadcast() appends to history, publishes through the broker and delivers
+ * locally; what arrives from the broker is delivered locally only (never re-published), and
+ * envelopes that this node published itself are dropped.
+ */
+export class HubNode {
+  readonly id: string;
+  readonly config: Config;
+  readonly rules: ChannelRules;
+  readonly hub = new Hub();
+  readonly broker: Broker;
+  private readonly historyPublisher: HistoryPublisher | undefined;
+  readonly presenceStore: PresenceStore;
+  readonly historyStore: HistoryStore;
+  readonly log: Logger;
+  private readonly idempotency: IdempotencyCache<StreamPosition>;
+  /** Local presence entries, refreshed in the store before their TTL runs out. */
+  private readonly localPresence = new Map<string, Map<string, ClientInfo>>();
+  private presenceTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = Date.now();
+  private closed = false;
+  /**
+   * Last stream position delivered here, per history channel with local subscribers: drops
+   * duplicates, and tells what to fetch from history after a broker outage.
+   */
+  private readonly positions = new Map<string, ChannelPosition>();
+  /** Counters for /metrics and tests. */
+  readonly counters = {
+    published: 0,
+    delivered: 0,
+    brokerPublishFailures: 0,
+    fromBroker: 0,
+    echoesDropped: 0,
+    duplicatesDropped: 0,
+    recoveredAfterReconnect: 0,
+    brokerPublished: 0,
+  };
+  /** Other nodes of the cluster, from their announcements, with when they were last heard. */
+  private readonly peers = new Map<string, { info: NodeInfo; seenAt: number }>();
+  private announceTimer: NodeJS.Timeout | undefined;
+
+  constructor(deps: NodeDeps) {
+    this.config = deps.config;
+    this.id = deps.config.nodeId;
+    this.rules = new ChannelRules(deps.config);
+    this.broker = deps.broker;
+    this.historyPublisher = deps.historyPublisher;
+    this.presenceStore = deps.presence;
+    this.historyStore = deps.history;
+    this.log = deps.log;
+    this.idempotency = new IdempotencyCache(deps.config.idempotencyWindowSeconds * 1000);
+  }
+
+  async start(): Promise<void> {
+    await this.broker.start((env) => this.onEnvelope(env));
+    if (isReconnectNotifier(this.broker)) this.broker.onReconnect(() => void this.fillGaps());
+    this.announce();
+    this.announceTimer = setInterval(() => this.announce(), ANNOUNCE_INTERVAL_MS);
+    this.announceTimer.unref();
+    const refreshMs = Math.max(1000, (this.config.presenceTtlSeconds * 1000) / 3);
+    this.presenceTimer = setInterval(() => void this.refreshPresence(), refreshMs);
+    this.presenceTimer.unref();
+  }
+
+  options(channel: string): NamespaceOptions {
+    return this.rules.options(channel);
+  }
+
+  /** Publishes `data` into `channel`: the entry point of backends and clients. */
+  publish(channel: string, data: Buffer, opts: PublishOptions = {}): Promise<StreamPosition> {
+    const ns = this.rules.options(channel);
+    const run = () => this.broadcast(channel, data, ns, opts);
+    if (opts.idempotencyKey) return this.idempotency.run(`${channel}\u0000${opts.idempotencyKey}`, run);
+    return run();
+  }
+
+  private async broadcast(
+    channel: string,
+    data: Buffer,
+    ns: NamespaceOptions,
+    opts: PublishOptions,
+  ): Promise<StreamPosition> {
+    const pub: Publication = {
+      data,
+      offset: "0",
+      epoch: "",
+      tags: opts.tags ?? {},
+      info: opts.info,
+      time: String(Date.now()),
+    };
+    let position = NO_POSITION;
+    const envelope: BrokerEnvelope = { origin: this.id, channel, publication: pub };
+    let published = false;
+    if (ns.historySize > 0 && !opts.skipHistory) {
+      // A publication that cannot be stored is not acknowledged (the error reaches the
+      // publisher, who retries): history must not silently miss what clients were sent.
+      const h = { size: ns.historySize, ttlSeconds: ns.historyTtlSeconds };
+      if (this.historyPublisher) {
+        position = await this.historyPublisher.publishWithHistory(envelope, h);
+        this.counters.brokerPublished++;
+        published = true;
+      } else position = await this.historyStore.append(channel, pub, h);
+    }
+    this.counters.published++;
+    // With atomic history publishing, this node's own publications come back through the
+    // broker like everyone else's, so local subscribers see one stream in offset order.
+    if (published) return position;
+    this.publishToBroker(envelope);
+    this.deliverPublication(channel, pub);
+    return position;
+  }
+
+  /**
+   * Do not await the broker here: a slow broker would stall local delivery. A failed publish
+   * degrades to local delivery (logged and counted); history makes the gap visible elsewhere.
+   */
+  private publishToBroker(env: BrokerEnvelope): void {
+    if (env.publication) this.counters.brokerPublished++;
+    this.broker.publish(env).catch((err: unknown) => {
+      this.counters.brokerPublishFailures++;
+      this.log.warn({ err, channel: env.channel }, "broker publish failed; delivered locally only");
+    });
+  }
+
+  /** Encodes the publication once and writes the same bytes to every local subscriber. */
+  deliverPublication(channel: string, pub: Publication): void {
+    if (pub.offset !== "0" && this.hub.has(channel)) {
+      let pos = this.positions.get(channel);
+      if (!pos || pos.epoch !== pub.epoch) this.positions.set(channel, (pos = new ChannelPosition(pub.epoch, 0)));
+      // Exact duplicates only (a gap fill racing the broker): publications of different
+      // publishers may arrive out of offset order and must still be delivered.
+      if (!pos.see(Number(pub.offset))) {
+        this.counters.duplicatesDropped++;
+        return;
+      }
+    }
+    this.counters.delivered += this.hub.broadcast(channel, publicationFrame(channel, pub));
+  }
+
+  /** A client subscribed at this stream position (the first one sets the channel's position). */
+  notePosition(channel: string, position: StreamPosition): void {
+    if (position.epoch && !this.positions.has(channel))
+      this.positions.set(channel, new ChannelPosition(position.epoch, Number(position.offset)));
+  }
+
+  /**
+   * After a broker outage: deliver from history what local subscribers missed, in order; where
+   * history cannot say (new epoch, trimmed), make those clients reconnect and recover, so the
+   * gap is visible to them (recovered=false) instead of silent.
+   */
+  private async fillGaps(): Promise<void> {
+    for (const [channel, pos] of [...this.positions]) {
+      try {
+        const ns = this.rules.options(channel);
+        if (ns.historySize <= 0) continue;
+        const r = await this.historyStore.read(channel, {
+          since: { offset: String(pos.max), epoch: pos.epoch },
+          limit: ns.historySize,
+          ttlSeconds: ns.historyTtlSeconds,
+        });
+        const first = r.publications[0];
+        const lost = r.position.epoch !== pos.epoch || (first !== undefined && Number(first.offset) !== pos.max + 1);
+        if (lost) {
+          this.positions.delete(channel);
+          const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_INSUFFICIENT_STATE, "insufficient state: reconnect and recover");
+          for (const s of this.hub.subscribersOf(channel)) (s as Partial<ControllableSubscriber>).disconnect?.(d);
+          continue;
+        }
+        for (const pub of r.publications) {
+          this.counters.recoveredAfterReconnect++;
+          this.deliverPublication(channel, pub);
+        }
+      } catch (err) {
+        this.log.warn({ err, channel }, "could not fill a gap after the broker reconnected");
+      }
+    }
+  }
+
+  private deliverJoinLeave(channel: string, kind: "join" | "leave", info: ClientInfo): void {
+    const push = kind === "join" ? { channel, join: { info } } : { channel, leave: { info } };
+    this.hub.broadcast(channel, new Frame({ id: 0, error: undefined, push }));
+  }
+
+  /** What the broker delivers: local delivery only, never re-published; own echoes dropped. */
+  private onEnvelope(env: BrokerEnvelope): void {
+    if (env.origin === this.id && !(this.historyPublisher && env.publication && env.publication.offset !== "0")) {
+      this.counters.echoesDropped++;
+      return;
+    }
+    this.counters.fromBroker++;
+    try {
+      if (env.publication) this.deliverPublication(env.channel, env.publication);
+      else if (env.join?.info) this.deliverJoinLeave(env.channel, "join", env.join.info);
+      else if (env.leave?.info) this.deliverJoinLeave(env.channel, "leave", env.leave.info);
+      else if (env.control) this.applyControl(env.control);
+    } catch (err) {
+      this.log.error({ err, channel: env.channel }, "failed to deliver an envelope from the broker");
+    }
+  }
+
+  /** Adds a local subscriber; the broker is told on the channel's first one. */
+  async subscribe(channel: string, s: Subscriber): Promise<void> {
+    if (this.hub.subscribe(channel, s)) await this.broker.subscribe(channel);
+  }
+
+  async unsubscribe(channel: string, s: Subscriber): Promise<void> {
+    if (this.hub.unsubscribe(channel, s)) {
+      this.positions.delete(channel);
+      await this.broker.unsubscribe(channel);
+    }
+  }
+
+  /** A client joined a channel: presence entry, and a join event when the namespace wants them. */
+  async join(channel: string, info: ClientInfo, ns: NamespaceOptions): Promise<void> {
+    if (ns.presence) {
+      let local = this.localPresence.get(channel);
+      if (!local) this.localPresence.set(channel, (local = new Map()));
+      local.set(info.client, info);
+      await this.presenceStore.add(channel, info, this.config.presenceTtlSeconds);
+    }
+    if (ns.joinLeave) {
+      this.publishToBroker({ origin: this.id, channel, join: { info } });
+      this.deliverJoinLeave(channel, "join", info);
+    }
+  }
+
+  async leave(channel: string, info: ClientInfo, ns: NamespaceOptions): Promise<void> {
+    if (ns.presence) {
+      const local = this.localPresence.get(channel);
+      if (local) {
+        local.delete(info.client);
+        if (local.size === 0) this.localPresence.delete(channel);
+      }
+      await this.presenceStore.remove(channel, info.client);
+    }
+    if (ns.joinLeave) {
+      this.publishToBroker({ origin: this.id, channel, leave: { info } });
+      this.deliverJoinLeave(channel, "leave", info);
+    }
+  }
+
+  private async refreshPresence(): Promise<void> {
+    const ttl = this.config.presenceTtlSeconds;
+    try {
+      for (const [channel, entries] of this.localPresence)
+        for (const info of entries.values()) await this.presenceStore.add(channel, info, ttl);
+    } catch (err) {
+      this.log.warn({ err }, "presence refresh failed; will retry");
+    }
+  }
+
+  async presence(channel: string): Promise<Record<string, ClientInfo>> {
+    if (!this.rules.options(channel).presence) throw errNotAvailable(`presence is off for ${JSON.stringify(channel)}`);
+    return this.presenceStore.get(channel);
+  }
+
+  async presenceStats(channel: string): Promise<PresenceStats> {
+    if (!this.rules.options(channel).presence) throw errNotAvailable(`presence is off for ${JSON.stringify(channel)}`);
+    return this.presenceStore.stats(channel);
+  }
+
+  async history(channel: string, opts: ReadOptions): Promise<ReadResult> {
+    if (this.rules.options(channel).historySize <= 0)
+      throw errNotAvailable(`history is off for ${JSON.stringify(channel)}`);
+    return this.historyStore.read(channel, opts);
+  }
+
+  /** Stream position without reading publications (for subscribe without recovery). */
+  async position(channel: string, ns: NamespaceOptions): Promise<StreamPosition> {
+    if (ns.historySize <= 0) return NO_POSITION;
+    return (await this.historyStore.read(channel, { limit: 0, ttlSeconds: ns.historyTtlSeconds })).position;
+  }
+
+  async historyRemove(channel: string): Promise<void> {
+    this.rules.options(channel);
+    await this.historyStore.remove(channel);
+  }
+
+  /** Channels with local subscribers, filtered by a glob (`*` = any run of characters). */
+  channels(pattern: string): Record<string, { numClients: number }> {
+    const re = pattern ? globToRegExp(pattern) : null;
+    const out: Record<string, { numClients: number }> = {};
+    for (const name of this.hub.channelNames())
+      if (!re || re.test(name)) out[name] = { numClients: this.hub.subscribers(name) };
+    return out;
+  }
+
+  localInfo(): NodeInfo {
+    const s = this.hub.stats();
+    return {
+      id: this.id,
+      version: VERSION,
+      numClients: s.clients,
+      numUsers: s.users,
+      numChannels: s.channels,
+      numSubscriptions: s.subscriptions,
+      uptimeSeconds: String(Math.floor((Date.now() - this.startedAt) / 1000)),
+      broker: this.broker.kind,
+      brokerHealthy: this.broker.healthy(),
+    };
+  }
+
+  /** Disconnects a user's connections on every node. */
+  disconnectUser(req: DisconnectRequest): void {
+    const control: Control = { disconnect: req };
+    this.publishToBroker({ origin: this.id, channel: "", control });
+    this.applyControl(control);
+  }
+
+  /** Unsubscribes a user's connections from a channel on every node. */
+  unsubscribeUser(req: UnsubscribeRequest): void {
+    this.rules.options(req.channel);
+    const control: Control = { unsubscribe: req };
+    this.publishToBroker({ origin: this.id, channel: "", control });
+    this.applyControl(control);
+  }
+
+  private announce(): void {
+    this.publishToBroker({ origin: this.id, channel: "", control: { node: this.localInfo() } });
+  }
+
+  /** This node and the peers heard within three announcement periods. */
+  clusterInfo(): NodeInfo[] {
+    const cutoff = Date.now() - 3 * ANNOUNCE_INTERVAL_MS;
+    const nodes = [this.localInfo()];
+    for (const [id, p] of this.peers) {
+      if (p.seenAt < cutoff) this.peers.delete(id);
+      else nodes.push(p.info);
+    }
+    return nodes.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  private applyControl(control: Control): void {
+    if (control.node) {
+      this.peers.set(control.node.id, { info: control.node, seenAt: Date.now() });
+      return;
+    }
+    const target = control.disconnect ?? control.unsubscribe;
+    if (!target) return;
+    // A client id is unique: it alone names the connection (anonymous ones have no user).
+    const found = target.client ? [this.hub.session(target.client)] : this.hub.sessionsOf(target.user);
+    const sessions = found.filter(
+      (s) => s !== undefined && (!target.user || s.user === target.user),
+    ) as ControllableSubscriber[];
+    if (control.disconnect) {
+      const code = control.disconnect.code || DisconnectCode.DISCONNECT_CODE_FORCE_NO_RECONNECT;
+      const d = new Disconnect(code, control.disconnect.reason || "disconnected by the server");
+      for (const s of sessions) s.disconnect(d);
+    } else if (control.unsubscribe) {
+      for (const s of sessions) s.serverUnsubscribe(control.unsubscribe.channel);
+    }
+  }
+
+  /** Tells every local client to reconnect elsewhere, then closes the stores. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.presenceTimer);
+    clearInterval(this.announceTimer);
+    const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_SHUTDOWN, "shutdown");
+    for (const s of [...this.hub.allSessions()]) (s as ControllableSubscriber).disconnect(d);
+    this.idempotency.close();
+    const results = await Promise.allSettled([
+      this.broker.close(),
+      this.presenceStore.close(),
+      this.historyStore.close(),
+    ]);
+    for (const r of results) if (r.status === "rejected") this.log.warn({ err: r.reason }, "error while closing");
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+/** The last offsets delivered for one channel: a bounded window, for exact de-duplication. */
+class ChannelPosition {
+  private static readonly WINDOW = 512;
+  private readonly recent = new Set<number>();
+  private readonly order: number[] = [];
+
+  constructor(
+    readonly epoch: string,
+    /** Highest offset delivered (or the subscribe position): where a gap fill starts. */
+    public max: number,
+  ) {}
+
+  /** Records `offset`; false when it was delivered already. */
+  see(offset: number): boolean {
+    if (this.recent.has(offset)) return false;
+    this.recent.add(offset);
+    this.order.push(offset);
+    if (this.order.length > ChannelPosition.WINDOW) this.recent.delete(this.order.shift()!);
+    if (offset > this.max) this.max = offset;
+    return true;
+  }
+}
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
+  return new RegExp(`^${escaped}$`);
+}

@@ -1,0 +1,211 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Socket } from "node:net";
+import type { ServerApi } from "../api/server-api.js";
+import type { TokenVerifier } from "../auth/jwt.js";
+import { splitAddr, type Config } from "../config.js";
+import { ListenError, disconnectNormal, disconnectNoPong, disconnectShutdown, errBadRequest, toHubError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { HubNode } from "../node.js";
+import { Session } from "../session.js";
+import { createMetrics } from "../metrics.js";
+import type { SubscribeCommand } from "../gen/realtime/v1/client.js";
+import { parseEventId } from "./frame.js";
+import { Frame } from "./frame.js";
+import { handleApiRequest, httpStatus } from "./http-api.js";
+import { LongPollTransport } from "./longpoll.js";
+import { SseTransport } from "./sse.js";
+import { serveStatic } from "./static.js";
+import type { Transport } from "./transport.js";
+import { WebSocketEdge } from "./websocket.js";
+
+export interface HttpDeps {
+  node: HubNode;
+  api: ServerApi;
+  verifier: TokenVerifier;
+  config: Config;
+  log: Logger;
+}
+
+/** Most channels one SSE or long-poll connection may ask for in its URL. */
+const MAX_QUERY_CHANNELS = 64;
+
+/**
+ * The HTTP edge: WebSocket, SSE and long-polling for browsers, the HTTP API for backends,
+ * /health, and the demo page.
+ */
+export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; close(): Promise<void> }> {
+  const { node, config, log } = deps;
+  const newSession = (t: Transport) => new Session(node, t, deps.verifier);
+  const ws = new WebSocketEdge(config.maxMessageBytes, newSession);
+  const polls = new Map<string, { session: Session; transport: LongPollTransport }>();
+  let closing = false;
+  const metrics = createMetrics(node, { processMetrics: true });
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err, url: req.url }, "HTTP request failed");
+      if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ error: toHubError(err).toWire() }));
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname;
+    if (path === "/health") return health(res);
+    if (path === "/metrics") {
+      const text = await metrics.metrics();
+      res.writeHead(200, { "Content-Type": metrics.contentType });
+      return void res.end(text);
+    }
+    if (path.startsWith("/api/")) return handleApiRequest(req, res, path.slice(5), { api: deps.api, apiKey: config.apiKey, log });
+    if (closing) return json(res, 503, { error: { code: 108, message: "shutting down", temporary: true } });
+    if (path === "/connection/sse") return sse(req, res, url);
+    if (path === "/connection/poll") return poll(req, res, url);
+    if (req.method === "GET" && (await serveStatic(path, res))) return;
+    json(res, 404, { error: { code: 113, message: `nothing at ${path}` } });
+  }
+
+  function health(res: ServerResponse): void {
+    const brokerHealthy = node.broker.healthy();
+    const ok = !closing && !node.isClosed;
+    json(res, ok ? 200 : 503, { status: ok ? "ok" : "shutting down", node: node.id, broker: { kind: node.broker.kind, healthy: brokerHealthy } });
+  }
+
+  /** The channels and recovery positions a receive-only connection asks for in its URL. */
+  function subscriptionsFrom(req: IncomingMessage, url: URL): SubscribeCommand[] {
+    const channels = url.searchParams.getAll("channel");
+    if (channels.length === 0) throw errBadRequest("at least one channel query parameter is required");
+    if (channels.length > MAX_QUERY_CHANNELS) throw errBadRequest(`at most ${MAX_QUERY_CHANNELS} channels`);
+    const since = new Map<string, { epoch: string; offset: string }>();
+    const lastEventId = req.headers["last-event-id"];
+    for (const id of [...url.searchParams.getAll("since"), ...(typeof lastEventId === "string" ? [lastEventId] : [])]) {
+      const p = parseEventId(id);
+      if (!p) throw errBadRequest(`invalid position ${JSON.stringify(id)}: expected <channel>:<epoch>:<offset>`);
+      since.set(p.channel, p);
+    }
+    return channels.map((channel) => {
+      node.options(channel); // invalid names and unknown namespaces fail before the stream starts
+      const pos = since.get(channel);
+      return { channel, token: url.searchParams.get("token:" + channel) ?? "", recover: !!pos, epoch: pos?.epoch ?? "", offset: pos?.offset ?? "0" };
+    });
+  }
+
+  async function sse(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method !== "GET") return json(res, 405, { error: errBadRequest("use GET").toWire() });
+    const transport = new SseTransport(res);
+    const session = newSession(transport);
+    // Registered first: a client that leaves during connect must not leave a session behind.
+    req.on("close", () => session.close(disconnectNormal));
+    let subs: SubscribeCommand[];
+    let connectResult;
+    try {
+      subs = subscriptionsFrom(req, url);
+      connectResult = await session.connect({ token: url.searchParams.get("token") ?? "" });
+    } catch (err) {
+      session.close(disconnectNormal);
+      const e = toHubError(err);
+      return json(res, httpStatus(e.code), { error: e.toWire() });
+    }
+    if (session.closed) return;
+    transport.open();
+    session.write(new Frame({ id: 0, error: undefined, connect: connectResult }));
+    for (let i = 0; i < subs.length; i++) await session.subscribeAndStream(i + 1, subs[i]!);
+  }
+
+  async function poll(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const timeoutMs = Math.min(Number(url.searchParams.get("timeout") ?? config.longPollTimeoutSeconds) || 0, config.longPollTimeoutSeconds) * 1000;
+    const clientId = url.searchParams.get("client");
+    if (clientId) {
+      const entry = polls.get(clientId);
+      if (!entry) return json(res, 404, { error: { code: 113, message: "unknown or expired long-poll session: connect again" } });
+      entry.transport.poll(res, timeoutMs);
+      if (entry.transport.closed) polls.delete(clientId);
+      return;
+    }
+    const transport = new LongPollTransport();
+    const session = newSession(transport);
+    let subs: SubscribeCommand[];
+    try {
+      subs = subscriptionsFrom(req, url);
+      const result = await session.connect({ token: url.searchParams.get("token") ?? "" });
+      session.write(new Frame({ id: 0, error: undefined, connect: result }));
+    } catch (err) {
+      session.close(disconnectNormal);
+      const e = toHubError(err);
+      return json(res, httpStatus(e.code), { error: e.toWire() });
+    }
+    polls.set(session.id, { session, transport });
+    for (let i = 0; i < subs.length; i++) await session.subscribeAndStream(i + 1, subs[i]!);
+    transport.poll(res, 0);
+  }
+
+  // Long-poll sessions whose client stopped polling are closed (their presence goes too).
+  const reaper = setInterval(() => {
+    const deadline = Date.now() - (config.longPollTimeoutSeconds + config.pingIntervalSeconds) * 1000;
+    for (const [id, { session, transport }] of polls) {
+      if (transport.closed || session.closed) polls.delete(id);
+      else if (transport.lastPoll < deadline) {
+        session.close(disconnectNoPong);
+        polls.delete(id);
+      }
+    }
+  }, 5000);
+  reaper.unref();
+
+  // Pings, pong timeouts and token expiry for every connected session.
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    for (const s of node.hub.allSessions()) if (s instanceof Session) s.tick(now);
+  }, config.pingIntervalSeconds * 1000);
+  ticker.unref();
+
+  server.on("upgrade", (req, socket, head) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/connection/websocket" || closing) {
+      socket.end(`HTTP/1.1 ${closing ? "503 Service Unavailable" : "404 Not Found"}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    ws.handleUpgrade(req, socket, head);
+  });
+  server.on("clientError", (_err, socket: Socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+  });
+
+  const { host, port } = splitAddr(config.httpAddr);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err) => reject(new ListenError(`httpAddr ${config.httpAddr}: ${err.message}`, { cause: err })));
+    server.listen(port, host, () => {
+      server.removeAllListeners("error");
+      resolve();
+    });
+  });
+  const actualPort = (server.address() as AddressInfo).port;
+  log.info({ addr: `${host}:${actualPort}` }, "HTTP edge listening");
+
+  return {
+    port: actualPort,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (closing) return resolve();
+        closing = true;
+        clearInterval(reaper);
+        clearInterval(ticker);
+        ws.shutdown(disconnectShutdown);
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Connections still open after the shutdown window are cut.
+        setTimeout(() => {
+          ws.terminate();
+          server.closeAllConnections();
+        }, config.shutdownTimeoutSeconds * 1000).unref();
+      }),
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
+}

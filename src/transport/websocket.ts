@@ -1,0 +1,134 @@
+import { WebSocket, WebSocketServer } from "ws";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Disconnect } from "../errors.js";
+import { disconnectBadRequest, disconnectNormal } from "../errors.js";
+import type { Session } from "../session.js";
+import { Frame } from "./frame.js";
+import type { Transport } from "./transport.js";
+
+const TEXT = { binary: false } as const;
+const NEWLINE = Buffer.from("\n");
+
+/** Transports with frames waiting for the end of this event-loop turn. */
+let dirty: WebSocketTransport[] = [];
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  const list = dirty;
+  dirty = [];
+  for (const t of list) t.flush();
+}
+
+/**
+ * A WebSocket connection as the session sees it. Frames written during one event-loop turn
+ * go out as one WebSocket message (JSON lines, as the protocol allows): at high publication
+ * rates that is one syscall per connection per turn instead of one per message, on the hub
+ * and on the client. A single frame is sent as is: the same Buffer for every subscriber.
+ */
+export class WebSocketTransport implements Transport {
+  readonly name = "websocket";
+  readonly bidirectional = true;
+  private closed = false;
+  private pending: Buffer[] | null = null;
+  private pendingBytes = 0;
+
+  constructor(private readonly ws: WebSocket) {}
+
+  write(frame: Frame): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    const bytes = frame.json();
+    if (this.pending) {
+      this.pending.push(NEWLINE, bytes);
+      this.pendingBytes += bytes.length + 1;
+      return;
+    }
+    this.pending = [bytes];
+    this.pendingBytes = bytes.length;
+    dirty.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAll);
+    }
+  }
+
+  /** Sends what this turn queued; called once per turn, and before closing. */
+  flush(): void {
+    const list = this.pending;
+    if (!list) return;
+    this.pending = null;
+    const size = this.pendingBytes;
+    this.pendingBytes = 0;
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(list.length === 1 ? list[0]! : Buffer.concat(list, size), TEXT);
+  }
+
+  queuedBytes(): number {
+    return this.ws.bufferedAmount + this.pendingBytes;
+  }
+
+  close(d: Disconnect): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    if (this.ws.readyState !== WebSocket.OPEN) return this.ws.terminate();
+    const push = new Frame({
+      id: 0,
+      error: undefined,
+      push: { channel: "", disconnect: { code: d.code, reason: d.reason, reconnect: d.reconnect } },
+    });
+    this.ws.send(push.json(), TEXT);
+    this.ws.close(d.code, d.reason.slice(0, 120));
+    // A peer that never completes the closing handshake must not hold the socket.
+    setTimeout(() => this.ws.terminate(), 5000).unref();
+  }
+}
+
+/**
+ * Accepts WebSocket upgrades at /connection/websocket. Oversize frames are refused by ws
+ * itself (close code 1009) before they reach the session.
+ */
+export class WebSocketEdge {
+  private readonly wss: WebSocketServer;
+
+  constructor(
+    maxMessageBytes: number,
+    private readonly newSession: (t: Transport) => Session,
+  ) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false });
+    this.wss.on("connection", (ws) => this.accept(ws));
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit("connection", ws, req));
+  }
+
+  private readonly sessions = new Set<Session>();
+
+  private accept(ws: WebSocket): void {
+    const session = this.newSession(new WebSocketTransport(ws));
+    this.sessions.add(session);
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) return session.close(disconnectBadRequest("binary frames need the binary subprotocol"));
+      session.handleFrame(data.toString());
+    });
+    ws.on("close", () => {
+      this.sessions.delete(session);
+      session.close(disconnectNormal);
+    });
+    // Errors (oversize frame, invalid UTF-8, reset) are followed by 'close'; nothing to rethrow.
+    ws.on("error", () => undefined);
+  }
+
+  /** Tells every connection, connected or not yet, to reconnect elsewhere. */
+  shutdown(d: Disconnect): void {
+    for (const s of this.sessions) s.close(d);
+    this.wss.close();
+  }
+
+  /** Cuts whatever did not finish its closing handshake in time. */
+  terminate(): void {
+    for (const ws of this.wss.clients) ws.terminate();
+  }
+}

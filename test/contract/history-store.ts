@@ -1,0 +1,70 @@
+import { describe, expect, it, afterEach } from "vitest";
+import type { HistoryStore } from "../../src/history/history-store.js";
+import type { Publication } from "../../src/gen/realtime/v1/types.js";
+
+const pub = (text: string): Publication => ({
+  data: Buffer.from(JSON.stringify({ text })),
+  offset: "0",
+  epoch: "",
+  tags: {},
+  info: undefined,
+  time: "0",
+});
+
+/** The HistoryStore contract; run against every implementation. */
+export function historyStoreContract(name: string, create: (now: () => number) => Promise<HistoryStore>): void {
+  describe(`HistoryStore contract: ${name}`, () => {
+    let store: HistoryStore;
+    let clock = 1_000_000;
+    const now = () => clock;
+    afterEach(async () => store && (await store.close()));
+    const ch = () => `hist-${Math.random().toString(36).slice(2)}`;
+
+    it("assigns offsets 1, 2, 3 in one epoch", async () => {
+      store = await create(now);
+      const c = ch();
+      const a = await store.append(c, pub("a"), { size: 10, ttlSeconds: 60 });
+      const b = await store.append(c, pub("b"), { size: 10, ttlSeconds: 60 });
+      expect([a.offset, b.offset]).toEqual(["1", "2"]);
+      expect(a.epoch).toBe(b.epoch);
+      expect(a.epoch).not.toBe("");
+    });
+
+    it("keeps only the last N and reads since a position", async () => {
+      store = await create(now);
+      const c = ch();
+      for (const t of ["a", "b", "c", "d", "e"]) await store.append(c, pub(t), { size: 3, ttlSeconds: 60 });
+      const all = await store.read(c, { limit: 10 });
+      expect(all.publications.map((p) => JSON.parse(p.data.toString()).text)).toEqual(["c", "d", "e"]);
+      expect(all.position.offset).toBe("5");
+      const since = await store.read(c, { limit: 10, since: { offset: "3", epoch: all.position.epoch } });
+      expect(since.publications.map((p) => p.offset)).toEqual(["4", "5"]);
+      const rev = await store.read(c, { limit: 2, reverse: true });
+      expect(rev.publications.map((p) => p.offset)).toEqual(["5", "4"]);
+      const top = await store.read(c, { limit: 0 });
+      expect(top.publications).toEqual([]);
+      expect(top.position.offset).toBe("5");
+    });
+
+    it("forgets a stream after its TTL and starts a new epoch", async () => {
+      store = await create(now);
+      const c = ch();
+      const first = await store.append(c, pub("a"), { size: 10, ttlSeconds: 5 });
+      clock += 6000;
+      const r = await store.read(c, { limit: 10 });
+      expect(r.publications).toEqual([]);
+      const again = await store.append(c, pub("b"), { size: 10, ttlSeconds: 5 });
+      expect(again.epoch).not.toBe(first.epoch);
+    });
+
+    it("remove() drops the stream", async () => {
+      store = await create(now);
+      const c = ch();
+      const first = await store.append(c, pub("a"), { size: 10, ttlSeconds: 60 });
+      await store.remove(c);
+      const r = await store.read(c, { limit: 10 });
+      expect(r.publications).toEqual([]);
+      expect(r.position.epoch).not.toBe(first.epoch);
+    });
+  });
+}

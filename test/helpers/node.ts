@@ -1,0 +1,30 @@
+import { pino } from "pino";
+import { loadConfig, type Config } from "../../src/config.js";
+import { MemoryBroker, MemoryBus } from "../../src/broker/memory.js";
+import { MemoryPresenceStore } from "../../src/presence/memory.js";
+import { MemoryHistoryStore } from "../../src/history/memory.js";
+import { HubNode } from "../../src/node.js";
+import { Session } from "../../src/session.js";
+import { TokenVerifier } from "../../src/auth/jwt.js";
+import { FakeTransport } from "./fake-transport.js";
+
+/** A started node with memory stores and no sockets. */
+export async function createTestNode(overrides: Partial<Config> = {}, bus?: MemoryBus): Promise<HubNode> {
+  const config = loadConfig({ overrides: { dev: true, logLevel: "silent", ...overrides } });
+  const node = new HubNode({
+    config,
+    broker: new MemoryBroker(bus),
+    presence: new MemoryPresenceStore(),
+    history: new MemoryHistoryStore(),
+    log: pino({ level: "silent" }),
+  });
+  await node.start();
+  return node;
+}
+
+/** A session on a fake transport. */
+export function createTestSession(node: HubNode, secret = "") {
+  const transport = new FakeTransport();
+  const session = new Session(node, transport, new TokenVerifier(secret || node.config.tokenHmacSecret));
+  return { session, transport, send: (obj: unknown) => session.handleFrame(JSON.stringify(obj)) };
+}

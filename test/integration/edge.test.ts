@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import http from "node:http";
+import { PublishRequest, PublishResponse } from "../../src/gen/realtime/v1/hub.js";
+import { startTestHub, type TestHub } from "../helpers/hub.js";
+import { defaultNamespace } from "../../src/config.js";
+import { TestWsClient } from "../helpers/ws-client.js";
+
+let hub: TestHub;
+beforeAll(async () => {
+  hub = await startTestHub({
+    maxMessageBytes: 4096,
+    clientQueueMaxBytes: 256 * 1024,
+    namespaces: [{ ...defaultNamespace("nojl"), historySize: 10, historyTtlSeconds: 60 }],
+  });
+});
+afterAll(async () => hub && (await hub.stop()));
+
+async function api(method: string, body: unknown, headers: Record<string, string> = {}, h = hub) {
+  const res = await fetch(`${h.httpUrl}/api/${method}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body: typeof body === "string" || body instanceof Uint8Array ? (body as any) : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json().catch(() => null), res };
+}
+
+/** Reads an SSE stream until `count` data events arrived (or times out). */
+function readSse(url: string, count: number, headers: Record<string, string> = {}): Promise<{ events: { id?: string; data: any }[]; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const events: { id?: string; data: any }[] = [];
+    const req = http.get(url, { headers }, (res) => {
+      if (res.statusCode !== 200) {
+        let body = "";
+        res.on("data", (c) => (body += c));
+        res.on("end", () => reject(new Error(`SSE status ${res.statusCode}: ${body}`)));
+        return;
+      }
+      let buf = "";
+      res.on("data", (chunk) => {
+        buf += chunk.toString();
+        let i;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const ev: { id?: string; data: any } = { data: null };
+          for (const line of block.split("\n")) {
+            if (line.startsWith("id: ")) ev.id = line.slice(4);
+            if (line.startsWith("data: ")) ev.data = JSON.parse(line.slice(6));
+          }
+          if (ev.data && Object.keys(ev.data).length === 0) continue; // ping
+          events.push(ev);
+          if (events.length >= count) resolve({ events, close: () => req.destroy() });
+        }
+      });
+    });
+    req.on("error", (e) => events.length < count && reject(e));
+    setTimeout(() => reject(new Error(`SSE timeout; got ${JSON.stringify(events)}`)), 5000).unref();
+  });
+}
+
+describe("WebSocket edge", () => {
+  it("speaks the JSON protocol of DESIGN.md end to end", async () => {
+    const a = await TestWsClient.connect(hub.wsUrl);
+    const b = await TestWsClient.connect(hub.wsUrl);
+    const connect = a.messages.find((m) => m.id === 1).connect;
+    expect(connect).toMatchObject({ version: expect.any(String), ping: 25, node: hub.node.id });
+    expect(await a.call({ subscribe: { channel: "chat:1" } })).toMatchObject({ subscribe: { recoverable: true, epoch: expect.any(String) } });
+    await b.call({ subscribe: { channel: "chat:1" } });
+    expect(await a.call({ publish: { channel: "chat:1", data: { text: "hi" } } })).toMatchObject({ publish: { offset: "1" } });
+    const got = await b.waitFor((m) => m.push?.pub);
+    expect(got).toEqual({
+      push: { channel: "chat:1", pub: { data: { text: "hi" }, offset: "1", epoch: expect.any(String), info: { client: a.messages[0].connect.client }, time: expect.any(String) } },
+    });
+    expect((await a.call({ presence: { channel: "chat:1" } })).presence.presence).toHaveProperty(b.messages[0].connect.client);
+    expect((await a.call({ presenceStats: { channel: "chat:1" } })).presenceStats).toEqual({ numClients: 2, numUsers: 1 });
+    const hist = await a.call({ history: { channel: "chat:1", limit: 10 } });
+    expect(hist.history.publications.map((p: any) => p.data)).toEqual([{ text: "hi" }]);
+    expect(await a.call({ unsubscribe: { channel: "chat:1" } })).toEqual({ id: expect.any(Number), unsubscribe: {} });
+    await b.waitFor((m) => m.push?.leave?.info?.client === a.messages[0].connect.client);
+    expect(await a.call({ ping: {} })).toEqual({ id: expect.any(Number), ping: {} });
+    a.close();
+    b.close();
+  });
+
+  it("several commands share one frame, newline-separated", async () => {
+    const c = await TestWsClient.open(hub.wsUrl);
+    c.sendRaw('{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"multi"}}\n{"id":3,"ping":{}}');
+    await c.waitFor((m) => m.id === 3);
+    expect(c.messages.filter((m) => m.id).map((m) => m.id)).toEqual([1, 2, 3]);
+    c.close();
+  });
+
+  it("recovers missed publications after a reconnect", async () => {
+    const c = await TestWsClient.connect(hub.wsUrl);
+    const sub = (await c.call({ subscribe: { channel: "rec" } })).subscribe;
+    await api("publish", { channel: "rec", data: { n: 1 } });
+    await c.waitFor((m) => m.push?.pub);
+    c.close();
+    await api("publish", { channel: "rec", data: { n: 2 } });
+    await api("publish", { channel: "rec", data: { n: 3 } });
+    const again = await TestWsClient.connect(hub.wsUrl);
+    const r = await again.call({ subscribe: { channel: "rec", recover: true, epoch: sub.epoch, offset: "1" } });
+    expect(r.subscribe).toMatchObject({ recovered: true, offset: "3", wasRecovering: true });
+    expect(r.subscribe.publications.map((p: any) => p.data.n)).toEqual([2, 3]);
+    again.close();
+  });
+
+  describe("bad input never takes the node down", () => {
+    it("malformed JSON: error reply, then close 3501", async () => {
+      const c = await TestWsClient.connect(hub.wsUrl);
+      c.sendRaw("{oops");
+      expect((await c.waitFor((m) => m.error)).error).toMatchObject({ code: 107, message: "malformed JSON" });
+      expect(await c.waitClosed()).toBe(3501);
+    });
+
+    it("unknown command: METHOD_NOT_FOUND, connection stays", async () => {
+      const c = await TestWsClient.connect(hub.wsUrl);
+      expect((await c.call({ teleport: {} })).error.code).toBe(104);
+      expect((await c.call({ ping: {} })).ping).toEqual({});
+      c.close();
+    });
+
+    it("command before connect: UNAUTHORIZED", async () => {
+      const c = await TestWsClient.open(hub.wsUrl);
+      expect((await c.call({ subscribe: { channel: "x" } })).error).toMatchObject({ code: 101, message: "connect first" });
+      c.close();
+    });
+
+    it("oversize frame: closed with 1009", async () => {
+      const c = await TestWsClient.connect(hub.wsUrl);
+      c.sendRaw(JSON.stringify({ id: 2, publish: { channel: "big", data: "x".repeat(10_000) } }));
+      expect(await c.waitClosed()).toBe(1009);
+    });
+
+    it("binary frame without the binary subprotocol: close 3501", async () => {
+      const c = await TestWsClient.connect(hub.wsUrl);
+      c.sendRaw(Buffer.from([1, 2, 3]));
+      expect(await c.waitClosed()).toBe(3501);
+    });
+
+    it("invalid channel name and double subscribe", async () => {
+      const c = await TestWsClient.connect(hub.wsUrl);
+      expect((await c.call({ subscribe: { channel: "no spaces" } })).error.code).toBe(107);
+      await c.call({ subscribe: { channel: "twice" } });
+      expect((await c.call({ subscribe: { channel: "twice" } })).error.code).toBe(105);
+      c.close();
+    });
+
+    it("a client that never reads is disconnected as slow; the others still get everything", async () => {
+      const reader = await TestWsClient.connect(hub.wsUrl);
+      await reader.call({ subscribe: { channel: "flood" } });
+      const stuck = await TestWsClient.connect(hub.wsUrl);
+      await stuck.call({ subscribe: { channel: "flood" } });
+      (stuck.ws as any)._socket.pause(); // stop reading: the server's socket buffer fills up
+      // Enough to overflow the kernel's socket buffers and then the 256 KiB queue limit.
+      const payload = Buffer.from(JSON.stringify({ blob: "y".repeat(20_000) }));
+      for (let i = 0; i < 1000; i++) {
+        await hub.node.publish("flood", payload, { skipHistory: true });
+        // Same process as the reader: let it read, as a real client on another machine would.
+        if (i % 10 === 0) await new Promise((r) => setTimeout(r, 2));
+      }
+      await reader.waitFor(() => reader.pubs("flood").length === 1000, 10_000);
+      (stuck.ws as any)._socket.resume();
+      const closed = await stuck.waitFor((m) => m.push?.disconnect, 10_000).catch(() => null);
+      const code = await stuck.waitClosed(10_000);
+      expect(code === 3008 || closed?.push.disconnect.code === 3008).toBe(true);
+      reader.close();
+    });
+  });
+});
+
+describe("SSE and long-polling", () => {
+  it("SSE delivers connect, subscribe reply and publications with resumable ids", async () => {
+    // The `nojl` namespace has no join/leave, so the stream holds only what this test sends.
+    const stream = readSse(`${hub.httpUrl}/connection/sse?channel=nojl:1`, 3);
+    await new Promise((r) => setTimeout(r, 100));
+    await api("publish", { channel: "nojl:1", data: { n: 1 } });
+    const { events, close } = await stream;
+    close();
+    expect(events[0]!.data.connect.client).toEqual(expect.any(String));
+    expect(events[1]!.data).toMatchObject({ id: 1, subscribe: { recoverable: true } });
+    expect(events[2]!.data.push).toMatchObject({ channel: "nojl:1", pub: { data: { n: 1 }, offset: "1" } });
+    expect(events[2]!.id).toBe(`nojl:1:${events[2]!.data.push.pub.epoch}:1`);
+    // Resume with Last-Event-ID: what was published meanwhile comes first.
+    await api("publish", { channel: "nojl:1", data: { n: 2 } });
+    const resumed = await readSse(`${hub.httpUrl}/connection/sse?channel=nojl:1`, 3, { "Last-Event-ID": events[2]!.id! });
+    resumed.close();
+    expect(resumed.events[1]!.data.subscribe).toMatchObject({ recovered: true, wasRecovering: true });
+    expect(resumed.events[2]!.data.push.pub.data).toEqual({ n: 2 });
+  });
+
+  it("SSE refuses bad requests with a clear HTTP error", async () => {
+    await expect(readSse(`${hub.httpUrl}/connection/sse`, 1)).rejects.toThrow(/400.*channel/);
+    await expect(readSse(`${hub.httpUrl}/connection/sse?channel=bad%20name`, 1)).rejects.toThrow(/400.*invalid channel/);
+  });
+
+  it("long-polling delivers the same pushes", async () => {
+    const first = await fetch(`${hub.httpUrl}/connection/poll?channel=lp:1`);
+    const lines = (await first.text()).trim().split("\n").map((l) => JSON.parse(l));
+    const client = lines[0].connect.client;
+    expect(lines[1]).toMatchObject({ id: 1, subscribe: {} });
+    const next = fetch(`${hub.httpUrl}/connection/poll?client=${client}`);
+    await new Promise((r) => setTimeout(r, 100));
+    await api("publish", { channel: "lp:1", data: { n: 1 } });
+    const got = (await (await next).text()).trim().split("\n").map((l) => JSON.parse(l));
+    expect(got[0].push).toMatchObject({ channel: "lp:1", pub: { data: { n: 1 } } });
+    const gone = await fetch(`${hub.httpUrl}/connection/poll?client=nope`);
+    expect(gone.status).toBe(404);
+  });
+});
+
+describe("HTTP API", () => {
+  it("publishes with JSON and with protobuf bodies", async () => {
+    const c = await TestWsClient.connect(hub.wsUrl);
+    await c.call({ subscribe: { channel: "api:1" } });
+    const r = await api("publish", { channel: "api:1", data: { via: "json" }, idempotencyKey: "k" });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ offset: "1", epoch: expect.any(String) });
+    expect((await api("publish", { channel: "api:1", data: { via: "json" }, idempotencyKey: "k" })).body).toEqual(r.body);
+    const bin = PublishRequest.encode({ channel: "api:1", data: Buffer.from('{"via":"protobuf"}'), idempotencyKey: "", skipHistory: false, tags: {} }).finish();
+    const res = await fetch(`${hub.httpUrl}/api/publish`, { method: "POST", headers: { "Content-Type": "application/x-protobuf" }, body: bin });
+    expect(res.status).toBe(200);
+    expect(PublishResponse.decode(new Uint8Array(await res.arrayBuffer())).offset).toBe("2");
+    await c.waitFor(() => c.pubs("api:1").length === 2);
+    expect(c.pubs("api:1").map((p) => p.data.via)).toEqual(["json", "protobuf"]);
+    c.close();
+  });
+
+  it("answers bad requests with clear errors and statuses", async () => {
+    expect(await api("publish", "{nope")).toMatchObject({ status: 400, body: { error: { code: 107, message: expect.stringMatching(/invalid JSON body/) } } });
+    const garbage = await fetch(`${hub.httpUrl}/api/publish`, { method: "POST", headers: { "Content-Type": "application/x-protobuf" }, body: new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]) });
+    expect(garbage.status).toBe(400);
+    expect((await garbage.json()).error.message).toMatch(/invalid protobuf body/);
+    expect(await api("publish", { channel: "bad name", data: 1 })).toMatchObject({ status: 400, body: { error: { code: 107 } } });
+    expect(await api("teleport", {})).toMatchObject({ status: 404 });
+    expect((await api("publish", { channel: "x", data: "z".repeat(5 * 1024 * 1024) })).status).toBe(413);
+    expect(await api("presence_stats", { channel: "nobody" })).toMatchObject({ status: 200, body: {} });
+    const health = await fetch(`${hub.httpUrl}/health`);
+    expect(await health.json()).toMatchObject({ status: "ok", broker: { kind: "memory", healthy: true } });
+  });
+
+  it("requires the API key when one is set", async () => {
+    const locked = await startTestHub({ apiKey: "k3y" });
+    try {
+      expect(await api("publish", { channel: "a", data: 1 }, {}, locked)).toMatchObject({ status: 401, body: { error: { code: 101, message: expect.stringMatching(/apikey/) } } });
+      expect((await api("publish", { channel: "a", data: 1 }, { Authorization: "apikey nope" }, locked)).status).toBe(401);
+      expect((await api("publish", { channel: "a", data: 1 }, { Authorization: "apikey k3y" }, locked)).status).toBe(200);
+    } finally {
+      await locked.stop();
+    }
+  });
+});
+
+describe("graceful shutdown", () => {
+  it("tells connected clients to reconnect", async () => {
+    const h = await startTestHub();
+    const c = await TestWsClient.connect(h.wsUrl);
+    await c.call({ subscribe: { channel: "bye" } });
+    await h.stop();
+    const d = await c.waitFor((m) => m.push?.disconnect);
+    expect(d.push.disconnect).toEqual({ code: 3001, reason: "shutdown", reconnect: true });
+    expect(await c.waitClosed()).toBe(3001);
+  });
+});

@@ -1,0 +1,171 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { startHubProcess, hubApi, type HubProcess } from "../helpers/cluster.js";
+import { execFileSync } from "node:child_process";
+import { rabbitMqVhost, startKafkaMock, startNatsServer, startRedisServer, which } from "../helpers/processes.js";
+import { TestWsClient } from "../helpers/ws-client.js";
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const brokerHealthy = async (h: HubProcess) => (await hubApi(h, "info", {})).nodes[0].brokerHealthy === true;
+const health = async (h: HubProcess) => (await (await fetch(`${h.httpUrl}/health`)).json()).broker.healthy as boolean;
+
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+describe("broker faults", () => {
+  it("redis killed -9 and restarted: nodes stay up, report it, reconnect; clients learn of the gap", async () => {
+    const redis = await startRedisServer();
+    cleanups.push(() => redis.stop());
+    const args = ["--broker", "redis", "--redis-url", redis.url];
+    const [a, b] = await Promise.all([startHubProcess("fr-a", args), startHubProcess("fr-b", args)]);
+    cleanups.push(() => a.stop(), () => b.stop());
+    const x = await TestWsClient.connect(a.wsUrl);
+    const sub = (await x.call({ subscribe: { channel: "f:1" } })).subscribe;
+    await hubApi(b, "publish", { channel: "f:1", data: { n: 1 } });
+    await x.waitFor(() => x.pubs("f:1").length === 1);
+
+    await redis.kill9();
+    await until("node a to report the broker down", async () => !(await brokerHealthy(a)) && !(await health(a)));
+    // Publishing into a history channel needs Redis: a clear temporary error, the node stays up.
+    const during = await fetch(`${b.httpUrl}/api/publish`, { method: "POST", body: JSON.stringify({ channel: "f:1", data: { n: 2 } }), headers: { "Content-Type": "application/json" } });
+    expect(during.status).toBe(503);
+    expect((await during.json()).error).toMatchObject({ code: 100, temporary: true, message: expect.stringMatching(/redis unavailable/) });
+
+    await redis.start(); // same port, empty: the stream is gone, so its epoch changes
+    await until("both nodes to reconnect", async () => (await brokerHealthy(a)) && (await brokerHealthy(b)));
+    // The node saw it cannot fill the gap for X: X is told to reconnect and recover.
+    const d = await x.waitFor((m) => m.push?.disconnect, 15_000);
+    expect(d.push.disconnect).toMatchObject({ code: 3010, reconnect: true });
+    const again = await TestWsClient.connect(a.wsUrl);
+    const r = await again.call({ subscribe: { channel: "f:1", recover: true, epoch: sub.epoch, offset: "1" } });
+    expect(r.subscribe.recovered).toBeFalsy();
+    // Delivery resumes.
+    await until("publish to work again", async () => (await hubApi(b, "publish", { channel: "f:1", data: { n: 3 } })) && true);
+    await again.waitFor(() => again.pubs("f:1").some((p) => p.data.n === 3));
+    again.close();
+  });
+
+  it("nats killed -9 and restarted: what was published meanwhile reaches clients exactly once", async () => {
+    const [nats, redis] = [await startNatsServer(), await startRedisServer()];
+    cleanups.push(() => nats.stop(), () => redis.stop());
+    const args = ["--broker", "nats", "--nats-url", nats.url, "--presence", "redis", "--history", "redis", "--redis-url", redis.url];
+    const [a, b] = await Promise.all([startHubProcess("fn-a", args), startHubProcess("fn-b", args)]);
+    cleanups.push(() => a.stop(), () => b.stop());
+    const x = await TestWsClient.connect(a.wsUrl);
+    await x.call({ subscribe: { channel: "g:1" } });
+    await hubApi(b, "publish", { channel: "g:1", data: { n: 1 } });
+    await x.waitFor(() => x.pubs("g:1").length === 1);
+
+    await nats.kill9();
+    await until("node a to report the broker down", async () => !(await brokerHealthy(a)));
+    // History is in Redis, which is up: the publish is stored and acknowledged.
+    for (const n of [2, 3]) await hubApi(b, "publish", { channel: "g:1", data: { n } });
+    await nats.start();
+    await until("both nodes to reconnect", async () => (await brokerHealthy(a)) && (await brokerHealthy(b)));
+    await x.waitFor(() => x.pubs("g:1").length >= 3, 15_000);
+    await hubApi(b, "publish", { channel: "g:1", data: { n: 4 } });
+    await x.waitFor(() => x.pubs("g:1").length >= 4, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(x.pubs("g:1").map((p) => p.data.n)).toEqual([1, 2, 3, 4]);
+    x.close();
+  });
+});
+
+describe("kafka faults", () => {
+  it("the Kafka broker goes down and comes back: nodes stay up and delivery resumes, nothing lost", async () => {
+    const kafka = await startKafkaMock(["rhf.0", "rhf.1", "rhf.2", "rhf.3"]);
+    const redis = await startRedisServer();
+    cleanups.push(() => kafka.stop(), () => redis.stop());
+    const args = [
+      "--broker", "kafka", "--kafka-brokers", kafka.bootstrap, "--kafka-prefix", "rhf", "--kafka-create-topics", "false",
+      "--kafka-session-timeout-ms", "3000", "--kafka-heartbeat-interval-ms", "300",
+      "--presence", "redis", "--history", "redis", "--redis-url", redis.url,
+    ];
+    const [a, b] = await Promise.all([startHubProcess("fkf-a", args), startHubProcess("fkf-b", args)]);
+    cleanups.push(() => a.stop(), () => b.stop());
+    await until("both consumers to join", async () => (await brokerHealthy(a)) && (await brokerHealthy(b)), 30_000);
+    const x = await TestWsClient.connect(a.wsUrl);
+    await x.call({ subscribe: { channel: "k:1" } });
+    await hubApi(b, "publish", { channel: "k:1", data: { n: 1 } });
+    await x.waitFor(() => x.pubs("k:1").length === 1, 15_000);
+
+    kafka.down(1);
+    // While the broker is down, the node reports it (the consumer loses its group).
+    await until("node a to report the broker down", async () => !(await brokerHealthy(a)), 20_000);
+    // Publishes meanwhile are stored in history (Redis) and retried by the producer.
+    const during = hubApi(b, "publish", { channel: "k:1", data: { n: 2 } });
+    expect((await fetch(`${a.httpUrl}/health`)).status).toBe(200);
+    kafka.up(1);
+    await during;
+    await until("node a to report the broker back", async () => brokerHealthy(a), 30_000);
+    await hubApi(b, "publish", { channel: "k:1", data: { n: 3 } });
+    await x.waitFor(() => x.pubs("k:1").length >= 3, 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(x.pubs("k:1").map((p) => p.data.n)).toEqual([1, 2, 3]);
+    x.close();
+  });
+});
+
+describe("rabbitmq faults", () => {
+  it("the broker drops every connection of our vhost: nodes reconnect, rebind, and nothing is lost", async () => {
+    const url = await rabbitMqVhost("rh-test");
+    const redis = await startRedisServer();
+    cleanups.push(() => redis.stop());
+    const exchange = `rhf${Math.random().toString(36).slice(2, 6)}`;
+    const args = ["--broker", "rabbitmq", "--amqp-url", url, "--amqp-exchange", exchange, "--presence", "redis", "--history", "redis", "--redis-url", redis.url];
+    const [a, b] = await Promise.all([startHubProcess("fq-a", args), startHubProcess("fq-b", args)]);
+    cleanups.push(() => a.stop(), () => b.stop());
+    const x = await TestWsClient.connect(a.wsUrl);
+    await x.call({ subscribe: { channel: "q:1" } });
+    await hubApi(b, "publish", { channel: "q:1", data: { n: 1 } });
+    await x.waitFor(() => x.pubs("q:1").length === 1, 10_000);
+
+    // Server-side close of our vhost's connections only (the machine's broker is shared).
+    execFileSync(which("rabbitmqctl")!, ["close_all_connections", "--vhost", "rh-test", "fault test"], { stdio: "ignore" });
+    await hubApi(b, "publish", { channel: "q:1", data: { n: 2 } });
+    await until("both nodes to reconnect", async () => (await brokerHealthy(a)) && (await brokerHealthy(b)), 20_000);
+    await hubApi(b, "publish", { channel: "q:1", data: { n: 3 } });
+    await x.waitFor(() => x.pubs("q:1").length >= 3, 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(x.pubs("q:1").map((p) => p.data.n)).toEqual([1, 2, 3]);
+    expect(a.output()).toMatch(/rabbitmq connection lost/);
+    x.close();
+  });
+});
+
+describe("node faults", () => {
+  it("a node killed -9: its presence entries expire on the others within the TTL", async () => {
+    const redis = await startRedisServer();
+    cleanups.push(() => redis.stop());
+    const args = ["--broker", "redis", "--redis-url", redis.url, "--presence-ttl-seconds", "2"];
+    const [a, b] = await Promise.all([startHubProcess("fk-a", args), startHubProcess("fk-b", args)]);
+    cleanups.push(() => a.stop(), () => b.stop());
+    const onA = await TestWsClient.connect(a.wsUrl);
+    const onB = await TestWsClient.connect(b.wsUrl);
+    await onA.call({ subscribe: { channel: "p:1" } });
+    await onB.call({ subscribe: { channel: "p:1" } });
+    const idB = onB.messages[0].connect.client;
+    const idA = onA.messages[0].connect.client;
+    expect(Object.keys((await hubApi(a, "presence", { channel: "p:1" })).presence).sort()).toEqual([idA, idB].sort());
+    await b.kill9();
+    const killedAt = Date.now();
+    await until("b's client to leave presence", async () => {
+      const p = (await hubApi(a, "presence", { channel: "p:1" })).presence;
+      return !(idB in p) && idA in p;
+    }, 10_000);
+    // Within the TTL (2 s) plus one refresh period of slack; a's own entry stays refreshed.
+    expect(Date.now() - killedAt).toBeLessThan(4000);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(Object.keys((await hubApi(a, "presence", { channel: "p:1" })).presence)).toEqual([idA]);
+    onA.close();
+  });
+});

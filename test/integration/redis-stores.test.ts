@@ -1,0 +1,67 @@
+import { afterAll, beforeAll } from "vitest";
+import { Redis } from "ioredis";
+import { historyStoreContract } from "../contract/history-store.js";
+import { presenceStoreContract } from "../contract/presence-store.js";
+import { RedisHistoryStore } from "../../src/history/redis.js";
+import { RedisPresenceStore } from "../../src/presence/redis.js";
+import { startRedisServer, type ServerProcess } from "../helpers/processes.js";
+
+let server: ServerProcess & { url: string };
+const clients: Redis[] = [];
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await server?.stop();
+});
+const client = () => {
+  const c = new Redis(server.url);
+  clients.push(c);
+  return c;
+};
+
+historyStoreContract("redis", async (now) => {
+  // Redis expires keys by its own clock: drive the TTL case by shortening it for real.
+  const store = new RedisHistoryStore(client(), `t${Math.random().toString(36).slice(2, 6)}`);
+  return new ClockedHistory(store, now);
+});
+presenceStoreContract("redis", async (now) => new RedisPresenceStore(client(), `t${Math.random().toString(36).slice(2, 6)}`, now));
+
+/**
+ * The contract's fake clock moves time forward; Redis TTLs run on the server's real clock.
+ * This wrapper turns a fake-clock jump past the TTL into a real expiry of the channel's keys.
+ */
+class ClockedHistory {
+  private lastAppend = new Map<string, { at: number; ttl: number }>();
+  constructor(
+    private readonly store: RedisHistoryStore,
+    private readonly now: () => number,
+  ) {}
+  async append(channel: string, pub: any, opts: any) {
+    await this.expireIfDue(channel);
+    this.lastAppend.set(channel, { at: this.now(), ttl: opts.ttlSeconds });
+    return this.store.append(channel, pub, opts);
+  }
+  async read(channel: string, opts: any) {
+    await this.expireIfDue(channel);
+    return this.store.read(channel, opts);
+  }
+  remove(channel: string) {
+    return this.store.remove(channel);
+  }
+  close() {
+    return this.store.close();
+  }
+  private async expireIfDue(channel: string) {
+    const last = this.lastAppend.get(channel);
+    if (last && this.now() >= last.at + last.ttl * 1000) {
+      const [h, m] = this.store.keys(channel);
+      const r = clients[0]!;
+      await r.pexpire(h, 1);
+      await r.pexpire(m, 1);
+      await new Promise((res) => setTimeout(res, 20));
+      this.lastAppend.delete(channel);
+    }
+  }
+}

@@ -1,0 +1,226 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { HubNode } from "../../src/node.js";
+import { signToken } from "../../src/auth/jwt.js";
+import { defaultNamespace } from "../../src/config.js";
+import { createTestNode, createTestSession } from "../helpers/node.js";
+import { eventually } from "../helpers/fake-transport.js";
+
+let node: HubNode;
+afterEach(async () => node && (await node.shutdown()));
+
+async function connected(n: HubNode) {
+  const c = createTestSession(n);
+  c.send({ id: 1, connect: {} });
+  await eventually(() => expect(c.transport.reply(1).connect.client).toBe(c.session.id));
+  return c;
+}
+
+describe("session", () => {
+  it("connects, subscribes and receives a publication pushed once", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    a.send({ id: 2, subscribe: { channel: "chat:1" } });
+    await eventually(() => expect(a.transport.reply(2).subscribe.recoverable).toBe(true));
+    await node.publish("chat:1", Buffer.from('{"text":"hi"}'));
+    await eventually(() => expect(a.transport.pushes("pub")).toHaveLength(1));
+    expect(a.transport.pushes("pub")[0]).toMatchObject({ channel: "chat:1", pub: { data: { text: "hi" }, offset: "1" } });
+  });
+
+  it("several commands in one frame are answered in order", async () => {
+    node = await createTestNode();
+    const c = createTestSession(node);
+    c.session.handleFrame('{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"a"}}\n{"id":3,"ping":{}}');
+    await eventually(() => expect(c.transport.frames.filter((f) => f.id).map((f) => f.id)).toEqual([1, 2, 3]));
+  });
+
+  it("answers a command before connect with UNAUTHORIZED", async () => {
+    node = await createTestNode();
+    const c = createTestSession(node);
+    c.send({ id: 5, subscribe: { channel: "a" } });
+    await eventually(() => expect(c.transport.reply(5).error.code).toBe(101));
+    expect(c.transport.closedWith).toBeNull();
+  });
+
+  it("answers an unknown command with METHOD_NOT_FOUND and stays open", async () => {
+    node = await createTestNode();
+    const c = await connected(node);
+    c.send({ id: 2, explode: {} });
+    c.send({ id: 3, ping: {} });
+    await eventually(() => expect(c.transport.reply(3).ping).toEqual({}));
+    expect(c.transport.reply(2).error.code).toBe(104);
+    expect(c.transport.closedWith).toBeNull();
+  });
+
+  it("malformed JSON gets an error, then the connection is closed with 3501", async () => {
+    node = await createTestNode();
+    const c = await connected(node);
+    c.session.handleFrame("{not json");
+    expect(c.transport.frames.at(-1).error).toMatchObject({ code: 107, message: "malformed JSON" });
+    expect(c.transport.closedWith?.code).toBe(3501);
+  });
+
+  it("refuses invalid channel names, unknown namespaces and double subscriptions", async () => {
+    node = await createTestNode({ allowUnknownNamespaces: false });
+    const c = await connected(node);
+    c.send({ id: 2, subscribe: { channel: "bad name" } });
+    c.send({ id: 3, subscribe: { channel: "nope:1" } });
+    c.send({ id: 4, subscribe: { channel: "ok" } });
+    c.send({ id: 5, subscribe: { channel: "ok" } });
+    await eventually(() => expect(c.transport.reply(5).error.code).toBe(105));
+    expect(c.transport.reply(2).error.code).toBe(107);
+    expect(c.transport.reply(3).error.code).toBe(102);
+    expect(c.transport.reply(4).subscribe).toBeDefined();
+  });
+
+  it("refuses client publish where the namespace forbids it", async () => {
+    node = await createTestNode({ namespaces: [{ ...defaultNamespace("ro") }] });
+    const c = await connected(node);
+    c.send({ id: 2, publish: { channel: "ro:1", data: { x: 1 } } });
+    c.send({ id: 3, publish: { channel: "open", data: { x: 1 } } });
+    await eventually(() => expect(c.transport.reply(3).publish).toBeDefined());
+    expect(c.transport.reply(2).error.code).toBe(103);
+  });
+
+  it("client publications carry the publisher's info", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    const b = await connected(node);
+    b.send({ id: 2, subscribe: { channel: "room" } });
+    await eventually(() => b.transport.reply(2));
+    a.send({ id: 2, publish: { channel: "room", data: { text: "yo" } } });
+    await eventually(() => expect(b.transport.pushes("pub")).toHaveLength(1));
+    expect(b.transport.pushes("pub")[0].pub.info.client).toBe(a.session.id);
+  });
+
+  it("recovers missed publications, or says recovered=false when they are gone", async () => {
+    node = await createTestNode({ channelDefaults: { ...defaultNamespace(), historySize: 3, historyTtlSeconds: 60 } });
+    const a = await connected(node);
+    a.send({ id: 2, subscribe: { channel: "h" } });
+    await eventually(() => a.transport.reply(2));
+    await node.publish("h", Buffer.from("1"));
+    const { epoch } = a.transport.reply(2).subscribe;
+    await node.publish("h", Buffer.from("2"));
+    await node.publish("h", Buffer.from("3"));
+    const b = await connected(node);
+    b.send({ id: 2, subscribe: { channel: "h", recover: true, epoch, offset: "1" } });
+    await eventually(() => b.transport.reply(2));
+    expect(b.transport.reply(2).subscribe).toMatchObject({ recovered: true, offset: "3", wasRecovering: true });
+    expect(b.transport.reply(2).subscribe.publications.map((p: any) => p.data)).toEqual([2, 3]);
+    // Too far back: offsets 2..4 are kept, 1 is gone.
+    await node.publish("h", Buffer.from("4"));
+    const c = await connected(node);
+    c.send({ id: 2, subscribe: { channel: "h", recover: true, epoch, offset: "0" } });
+    await eventually(() => c.transport.reply(2));
+    expect(c.transport.reply(2).subscribe.recovered).toBeFalsy();
+    // Another epoch: nothing to recover from.
+    const d = await connected(node);
+    d.send({ id: 2, subscribe: { channel: "h", recover: true, epoch: "other", offset: "3" } });
+    await eventually(() => d.transport.reply(2));
+    expect(d.transport.reply(2).subscribe.recovered).toBeFalsy();
+  });
+
+  it("a publication racing a subscribe is delivered once, after the reply", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    a.send({ id: 2, subscribe: { channel: "race" } });
+    const pubs = Promise.all([1, 2, 3].map((i) => node.publish("race", Buffer.from(String(i)))));
+    await pubs;
+    await eventually(() => a.transport.reply(2));
+    await new Promise((r) => setTimeout(r, 20));
+    const idx = a.transport.frames.findIndex((f) => f.id === 2);
+    const offsets = a.transport.pushes("pub").map((p) => p.pub.offset);
+    expect(new Set(offsets).size).toBe(offsets.length);
+    const firstPush = a.transport.frames.findIndex((f) => f.push?.pub);
+    if (firstPush >= 0) expect(firstPush).toBeGreaterThan(idx);
+  });
+
+  it("presence lists subscribers and join/leave pushes are sent", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    a.send({ id: 2, subscribe: { channel: "p" } });
+    await eventually(() => a.transport.reply(2));
+    const b = await connected(node);
+    b.send({ id: 2, subscribe: { channel: "p" } });
+    await eventually(() => b.transport.reply(2));
+    await eventually(() => expect(a.transport.pushes("join").map((p) => p.join.info.client)).toContain(b.session.id));
+    a.send({ id: 3, presence: { channel: "p" } });
+    await eventually(() => a.transport.reply(3));
+    expect(Object.keys(a.transport.reply(3).presence.presence).sort()).toEqual([a.session.id, b.session.id].sort());
+    b.send({ id: 3, unsubscribe: { channel: "p" } });
+    await eventually(() => expect(a.transport.pushes("leave").map((p) => p.leave.info.client)).toContain(b.session.id));
+  });
+
+  it("disconnects a client that does not keep up, without affecting others", async () => {
+    node = await createTestNode({ clientQueueMaxBytes: 1000 });
+    const slow = await connected(node);
+    const fast = await connected(node);
+    for (const c of [slow, fast]) c.send({ id: 2, subscribe: { channel: "s" } });
+    await eventually(() => slow.transport.reply(2) && fast.transport.reply(2));
+    slow.transport.stuckBytes = 5000;
+    await node.publish("s", Buffer.from('"x"'));
+    expect(slow.transport.closedWith?.code).toBe(3008);
+    expect(fast.transport.pushes("pub")).toHaveLength(1);
+    await node.publish("s", Buffer.from('"y"'));
+    expect(fast.transport.pushes("pub")).toHaveLength(2);
+  });
+
+  it("needs a valid token outside dev, and private channels need a subscription token", async () => {
+    const secret = "s3cret";
+    node = await createTestNode({
+      allowAnonymous: false,
+      tokenHmacSecret: secret,
+      namespaces: [{ ...defaultNamespace("private"), private: true }],
+    });
+    const anon = createTestSession(node);
+    anon.send({ id: 1, connect: {} });
+    await eventually(() => expect(anon.transport.reply(1).error.code).toBe(101));
+    expect(anon.transport.closedWith?.code).toBe(3503);
+
+    const forged = createTestSession(node);
+    forged.send({ id: 1, connect: { token: await signToken("wrong", { sub: "7" }) } });
+    await eventually(() => expect(forged.transport.reply(1).error.code).toBe(101));
+
+    const expired = createTestSession(node);
+    expired.send({ id: 1, connect: { token: await signToken(secret, { sub: "7" }, -10) } });
+    await eventually(() => expect(expired.transport.reply(1).error.code).toBe(109));
+
+    const c = createTestSession(node);
+    c.send({ id: 1, connect: { token: await signToken(secret, { sub: "7" }) } });
+    await eventually(() => expect(c.transport.reply(1).connect.ttl).toBeGreaterThan(3000));
+    c.send({ id: 2, subscribe: { channel: "private:user.7" } });
+    c.send({ id: 3, subscribe: { channel: "private:user.7", token: await signToken(secret, { sub: "8", channel: "private:user.7" }) } });
+    c.send({ id: 4, subscribe: { channel: "private:user.7", token: await signToken(secret, { sub: "7", channel: "private:user.7" }) } });
+    await eventually(() => c.transport.reply(4));
+    expect(c.transport.reply(2).error.code).toBe(103);
+    expect(c.transport.reply(3).error.code).toBe(103);
+    expect(c.transport.reply(4).subscribe).toBeDefined();
+  });
+
+  it("a connection closed while subscribing leaves no presence behind", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    // A slow presence store (as Redis can be) widens the window between subscribe and join.
+    const add = node.presenceStore.add.bind(node.presenceStore);
+    node.presenceStore.add = async (...args) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return add(...args);
+    };
+    a.send({ id: 2, subscribe: { channel: "racy" } });
+    await new Promise((r) => setTimeout(r, 5));
+    a.session.close(new (await import("../../src/errors.js")).Disconnect(3000, "bye"));
+    await new Promise((r) => setTimeout(r, 80));
+    expect(await node.presence("racy")).toEqual({});
+    expect(node.hub.subscribers("racy")).toBe(0);
+  });
+
+  it("closing releases subscriptions and presence", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    a.send({ id: 2, subscribe: { channel: "gone" } });
+    await eventually(() => a.transport.reply(2));
+    expect(Object.keys(await node.presence("gone"))).toEqual([a.session.id]);
+    a.session.close(new (await import("../../src/errors.js")).Disconnect(3000, "bye"));
+    await eventually(async () => expect(node.hub.subscribers("gone")).toBe(0));
+    await eventually(async () => expect(Object.keys(await node.presence("gone"))).toEqual([]));
+  });
+});
