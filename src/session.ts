@@ -184,7 +184,7 @@ export class Session implements ControllableSubscriber {
       this.info = { ...this.info, user: claims.user, connInfo: claims.connInfo };
       if (claims.expiresAt) {
         this.expiresAt = claims.expiresAt * 1000;
-        ttl = Math.max(0, claims.expiresAt - Math.floor(Date.now() / 1000));
+        ttl = secondsLeft(claims.expiresAt);
       }
     } else if (!cfg.allowAnonymous) {
       throw errUnauthorized("token required");
@@ -324,7 +324,7 @@ export class Session implements ControllableSubscriber {
     const claims = await this.verifier.verifyConnect(token);
     if (claims.user !== this.user) throw errPermissionDenied("token is for another user");
     this.expiresAt = claims.expiresAt * 1000;
-    return { ttl: claims.expiresAt ? Math.max(0, claims.expiresAt - Math.floor(Date.now() / 1000)) : 0 };
+    return { ttl: claims.expiresAt ? secondsLeft(claims.expiresAt) : 0 };
   }
 
   /** Hub subscriber: a frame of `channel`. Never blocks. */
@@ -398,3 +398,11 @@ function isEmptyCommand(line: string): boolean {
   return /^\s*\{\s*\}\s*$/.test(line);
 }
 
+/**
+ * Whole seconds a token has left, rounded down: JWT `exp` has one-second resolution, so
+ * rounding the current time down instead would tell the client up to a second more than it
+ * has, and a refresh planned from it could come after the hub closed the connection.
+ */
+function secondsLeft(expiresAt: number): number {
+  return Math.max(1, Math.floor(expiresAt - Date.now() / 1000));
+}

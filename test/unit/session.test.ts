@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { HubNode } from "../../src/node.js";
 import { signToken } from "../../src/auth/jwt.js";
 import { defaultNamespace } from "../../src/config.js";
@@ -194,6 +194,22 @@ describe("session", () => {
     expect(c.transport.reply(2).error.code).toBe(103);
     expect(c.transport.reply(3).error.code).toBe(103);
     expect(c.transport.reply(4).subscribe).toBeDefined();
+  });
+
+  it("reports a token's lifetime rounded down, so a refresh planned from it comes in time", async () => {
+    const secret = "s3cret";
+    node = await createTestNode({ allowAnonymous: false, tokenHmacSecret: secret });
+    // 0.9 s into a second: a token minted now for 3 s expires 2.1 s from now (exp is whole seconds).
+    vi.useFakeTimers({ toFake: ["Date"], now: 1_800_000_000_900 });
+    try {
+      const c = createTestSession(node);
+      c.send({ id: 1, connect: { token: await signToken(secret, { sub: "7" }, 3) } });
+      await eventually(() => expect(c.transport.reply(1).connect.ttl).toBe(2));
+      c.send({ id: 2, refresh: { token: await signToken(secret, { sub: "7" }, 3) } });
+      await eventually(() => expect(c.transport.reply(2).refresh.ttl).toBe(2));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("a connection closed while subscribing leaves no presence behind", async () => {

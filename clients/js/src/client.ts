@@ -461,7 +461,8 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   private scheduleRefresh(gen: number, ttl: number): void {
     if (!ttl || !this.opts.getToken) return;
     const getToken = this.opts.getToken;
-    const delay = Math.max(1000, ttl * 800);
+    // 80% of what is left; a floor above that would plan the refresh after the expiry.
+    const delay = ttl * 800;
     this.refreshTimer = setTimeout(async () => {
       if (gen !== this.generation) return;
       try {
