@@ -6,14 +6,32 @@ import type { PresenceStats, PresenceStore } from "./presence-store.js";
 
 /**
  * Redis 7.0 has no per-field TTL, so each channel has a hash (client id -> base64 ClientInfo) and a
- * sorted set (client id -> expiry time, ms); every script first drops what has expired. The
- * keys themselves expire with the longest entry, so an abandoned channel leaves nothing.
+ * sorted set (client id -> expiry time, ms); every script first drops what has expired, from
+ * both. The keys themselves expire with the longest entry, so an abandoned channel leaves nothing.
+ *
+ * Time is the Redis server's (TIME) unless ARGV[1] gives one: expiry written by one node and
+ * checked by another must not move with the skew between their clocks.
  */
-const ADD_LUA = `
-redis.call('zremrangebyscore', KEYS[2], '-inf', ARGV[1])
+const PRELUDE = `
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('time')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- In batches: unpack() of a whole dead node's entries overflows Lua's stack (~8000 values).
+while true do
+  local expired = redis.call('zrangebyscore', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
+  if #expired == 0 then break end
+  redis.call('hdel', KEYS[1], unpack(expired))
+  redis.call('zrem', KEYS[2], unpack(expired))
+end
+`;
+
+const ADD_LUA = `${PRELUDE}
+local ttlMs = tonumber(ARGV[2])
 redis.call('hset', KEYS[1], ARGV[3], ARGV[4])
-redis.call('zadd', KEYS[2], ARGV[2], ARGV[3])
-local ttl = math.ceil((ARGV[2] - ARGV[1]) / 1000)
+redis.call('zadd', KEYS[2], now + ttlMs, ARGV[3])
+local ttl = math.ceil(ttlMs / 1000)
 if redis.call('ttl', KEYS[1]) < ttl then
   redis.call('expire', KEYS[1], ttl)
   redis.call('expire', KEYS[2], ttl)
@@ -21,11 +39,14 @@ end
 return 1
 `;
 
-const GET_LUA = `
-local expired = redis.call('zrangebyscore', KEYS[2], '-inf', ARGV[1])
-if #expired > 0 then
-  redis.call('hdel', KEYS[1], unpack(expired))
-  redis.call('zremrangebyscore', KEYS[2], '-inf', ARGV[1])
+const GET_LUA = `${PRELUDE}
+if redis.call('hlen', KEYS[1]) > redis.call('zcard', KEYS[2]) then
+  -- Hash fields without a score are leftovers of older versions, which cleaned the sorted set
+  -- only; nothing would ever expire them while the channel stays in use.
+  local ids = redis.call('hkeys', KEYS[1])
+  for i = 1, #ids do
+    if not redis.call('zscore', KEYS[2], ids[i]) then redis.call('hdel', KEYS[1], ids[i]) end
+  end
 end
 return redis.call('hgetall', KEYS[1])
 `;
@@ -37,16 +58,21 @@ export class RedisPresenceStore implements PresenceStore {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    private readonly now: () => number = Date.now,
+    /** A clock for tests; by default the Redis server's clock decides expiry. */
+    private readonly now?: () => number,
   ) {}
 
   private keys(channel: string): [string, string] {
     return [channelKey(this.prefix, channel, "p"), channelKey(this.prefix, channel, "pz")];
   }
 
+  /** '' lets the script read the server's clock. */
+  private clock(): number | string {
+    return this.now ? this.now() : "";
+  }
+
   async add(channel: string, info: ClientInfo, ttlSeconds: number): Promise<void> {
-    const now = this.now();
-    await addScript.run(this.redis, this.keys(channel), [now, now + ttlSeconds * 1000, info.client, Buffer.from(ClientInfo.encode(info).finish()).toString("base64")]);
+    await addScript.run(this.redis, this.keys(channel), [this.clock(), Math.round(ttlSeconds * 1000), info.client, Buffer.from(ClientInfo.encode(info).finish()).toString("base64")]);
   }
 
   async remove(channel: string, clientId: string): Promise<void> {
@@ -62,7 +88,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async get(channel: string): Promise<Record<string, ClientInfo>> {
-    const flat = (await getScript.run(this.redis, this.keys(channel), [this.now()])) as string[];
+    const flat = (await getScript.run(this.redis, this.keys(channel), [this.clock()])) as string[];
     const out: Record<string, ClientInfo> = {};
     for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = ClientInfo.decode(Buffer.from(flat[i + 1]!, "base64"));
     return out;

@@ -36,5 +36,34 @@ export function presenceStoreContract(name: string, create: (now: () => number) 
       expect(Object.keys(await store.get(c))).toEqual(["fresh"]);
       expect(await store.stats(c)).toEqual({ numClients: 1, numUsers: 1 });
     });
+
+    it("drops expired entries even when a live one is added before the next read", async () => {
+      // The usual order in a cluster: a node dies, the survivors refresh before anyone reads.
+      store = await create(now);
+      const c = ch();
+      await store.add(c, info("u1", "dead"), 10);
+      await store.add(c, info("u2", "live"), 10);
+      clock += 11_000;
+      await store.add(c, info("u2", "live"), 10);
+      expect(Object.keys(await store.get(c))).toEqual(["live"]);
+      clock += 1000;
+      await store.add(c, info("u2", "live"), 10);
+      expect(await store.stats(c)).toEqual({ numClients: 1, numUsers: 1 });
+    });
+
+    it("drops thousands of expired entries at once (a big node died)", async () => {
+      store = await create(now);
+      const c = ch();
+      const n = 9000;
+      await store.add(c, info("u0", "d0"), 10);
+      await Promise.all(Array.from({ length: n - 1 }, (_, i) => store.add(c, info(`u${i + 1}`, `d${i + 1}`), 10)));
+      expect((await store.stats(c)).numClients).toBe(n);
+      clock += 11_000;
+      expect(await store.get(c)).toEqual({});
+      await Promise.all(Array.from({ length: n }, (_, i) => store.add(c, info(`u${i}`, `e${i}`), 10)));
+      clock += 11_000;
+      await store.add(c, info("u1", "live"), 10);
+      expect(Object.keys(await store.get(c))).toEqual(["live"]);
+    });
   });
 }

@@ -1,9 +1,10 @@
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Redis } from "ioredis";
 import { historyStoreContract } from "../contract/history-store.js";
 import { presenceStoreContract } from "../contract/presence-store.js";
 import { RedisHistoryStore } from "../../src/history/redis.js";
 import { RedisPresenceStore } from "../../src/presence/redis.js";
+import { channelKey } from "../../src/redis/script.js";
 import { startRedisServer, type ServerProcess } from "../helpers/processes.js";
 
 let server: ServerProcess & { url: string };
@@ -27,6 +28,42 @@ historyStoreContract("redis", async (now) => {
   return new ClockedHistory(store, now);
 });
 presenceStoreContract("redis", async (now) => new RedisPresenceStore(client(), `t${Math.random().toString(36).slice(2, 6)}`, now));
+
+const info = (user: string, client: string) => ({ user, client, connInfo: Buffer.alloc(0), chanInfo: Buffer.alloc(0) });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const prefix = () => `t${Math.random().toString(36).slice(2, 6)}`;
+
+describe("RedisPresenceStore in production mode (no test clock)", () => {
+  it("expires by the Redis server's clock, whatever the nodes' clocks say", async () => {
+    const real = Date.now.bind(Date);
+    let skew = -3_600_000;
+    const spy = vi.spyOn(Date, "now").mockImplementation(() => real() + skew);
+    try {
+      const p = prefix();
+      const behind = new RedisPresenceStore(client(), p);
+      await behind.add("skew", info("u1", "a"), 60);
+      skew = 3_600_000;
+      const ahead = new RedisPresenceStore(client(), p);
+      expect(Object.keys(await ahead.get("skew"))).toEqual(["a"]);
+      await ahead.add("skew", info("u2", "short"), 0.2);
+      skew = -3_600_000;
+      expect(Object.keys(await behind.get("skew")).sort()).toEqual(["a", "short"]);
+      await sleep(300);
+      expect(Object.keys(await behind.get("skew"))).toEqual(["a"]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it("drops hash fields that have no expiry (left by older versions)", async () => {
+    const p = prefix();
+    const store = new RedisPresenceStore(client(), p);
+    await store.add("orphans", info("u1", "a"), 60);
+    await client().hset(channelKey(p, "orphans", "p"), "ghost", "");
+    expect(Object.keys(await store.get("orphans"))).toEqual(["a"]);
+    expect(await client().hkeys(channelKey(p, "orphans", "p"))).toEqual(["a"]);
+  });
+});
 
 /**
  * The contract's fake clock moves time forward; Redis TTLs run on the server's real clock.
