@@ -23,6 +23,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/proto ./proto
 # Exact descriptors for gRPC server reflection.
 COPY --from=build /app/src/gen/realtime/v1/descriptor-set.binpb ./src/gen/realtime/v1/descriptor-set.binpb
+COPY --from=build /app/src/gen/grpc/health/v1/descriptor-set.binpb ./src/gen/grpc/health/v1/descriptor-set.binpb
 COPY demo ./demo
 USER node
 EXPOSE 8080 50051

@@ -14,39 +14,50 @@ import type { HubNode } from "../node.js";
 import { createHubService } from "./hub-service.js";
 
 const SERVICE = "realtime.v1.HubService";
+const HEALTH_SERVICE = "grpc.health.v1.Health";
 
 /**
- * Where `npm run generate` (buf build) wrote the descriptors: beside the generated code, found
- * from src/grpc/ (tests, vitest) and from dist/src/grpc/ (built; tsc does not copy it to dist).
+ * Where `npm run generate` (buf build) wrote the descriptors of each package reflection
+ * describes, found from src/grpc/ (tests, vitest) and from dist/src/grpc/ (built; tsc does not
+ * copy them to dist). The health service's come from grpc-health-check's own proto.
  */
-const DESCRIPTOR_SET_CANDIDATES = [
-  "../gen/realtime/v1/descriptor-set.binpb",
-  "../../../src/gen/realtime/v1/descriptor-set.binpb",
-].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+const DESCRIPTOR_SETS: Record<string, string[]> = Object.fromEntries(
+  ["realtime/v1", "grpc/health/v1"].map((dir) => [
+    dir.replaceAll("/", "."),
+    [`../gen/${dir}/descriptor-set.binpb`, `../../../src/gen/${dir}/descriptor-set.binpb`].map((rel) =>
+      fileURLToPath(new URL(rel, import.meta.url)),
+    ),
+  ]),
+);
 
 /**
  * The package definition server reflection answers from: the exact descriptors `buf build`
  * wrote, one FileDescriptorProto per .proto file. Not @grpc/proto-loader's: it merges every
  * file of a package into one synthetic file, and `buf curl` (and grpcurl) then fail with
- * `failed to find service named "realtime.v1.HubService"` (checked with proto-loader 0.8).
+ * `failed to find service named "realtime.v1.HubService"` (checked with proto-loader 0.8; the
+ * same for grpc.health.v1, though it is one file).
  * @grpc/reflection only reads `fileDescriptorProtos` from the definition it is given.
- * Returns null (reflection off, with a warning) when the file is missing.
+ * Returns null (reflection off, with a warning) when a file is missing.
  */
 function reflectionPackage(log: Logger): PackageDefinition | null {
-  const path = DESCRIPTOR_SET_CANDIDATES.find((p) => existsSync(p));
-  if (!path) {
-    log.warn({ looked: DESCRIPTOR_SET_CANDIDATES }, "gRPC reflection off: descriptor-set.binpb not found (run npm run generate)");
-    return null;
+  const def: Record<string, { format: string; fileDescriptorProtos: Buffer[] }> = {};
+  for (const [pkg, candidates] of Object.entries(DESCRIPTOR_SETS)) {
+    const path = candidates.find((p) => existsSync(p));
+    if (!path) {
+      log.warn({ looked: candidates }, "gRPC reflection off: a descriptor-set.binpb is missing (run npm run generate)");
+      return null;
+    }
+    // FileDescriptorSet { repeated FileDescriptorProto file = 1; }: keep each file's bytes as is.
+    const files: Buffer[] = [];
+    const r = new BinaryReader(readFileSync(path));
+    while (r.pos < r.len) {
+      const [field, wireType] = r.tag();
+      if (field === 1) files.push(Buffer.from(r.bytes()));
+      else r.skip(wireType);
+    }
+    def[pkg] = { format: "Protocol Buffer 3 FileDescriptorProto", fileDescriptorProtos: files };
   }
-  // FileDescriptorSet { repeated FileDescriptorProto file = 1; }: keep each file's bytes as is.
-  const files: Buffer[] = [];
-  const r = new BinaryReader(readFileSync(path));
-  while (r.pos < r.len) {
-    const [field, wireType] = r.tag();
-    if (field === 1) files.push(Buffer.from(r.bytes()));
-    else r.skip(wireType);
-  }
-  return { "realtime.v1": { format: "Protocol Buffer 3 FileDescriptorProto", fileDescriptorProtos: files } } as unknown as PackageDefinition;
+  return def as unknown as PackageDefinition;
 }
 
 /**
@@ -74,7 +85,8 @@ export async function startGrpcServer(deps: {
   server.addService(HubServiceService, hub.service);
 
   const reflection = reflectionPackage(log);
-  if (reflection) new ReflectionService(reflection).addToServer(server);
+  // Only what this server serves: proxy.proto's ProxyService is implemented by app backends.
+  if (reflection) new ReflectionService(reflection, { services: [SERVICE, HEALTH_SERVICE] }).addToServer(server);
 
   const health = new HealthImplementation({ "": "SERVING", [SERVICE]: "SERVING" });
   health.addToServer(server);

@@ -32,6 +32,14 @@ describe("buf curl through server reflection", () => {
     const { stdout } = await run(BUF, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", `http://${hub.grpcAddr}`]);
     expect(stdout).toContain("realtime.v1.HubService/Publish");
     expect(stdout).toContain("realtime.v1.HubService/PublishStream");
+    expect(stdout).toContain("grpc.health.v1.Health/Check");
+    // The webhook contract is served by app backends, not by the hub.
+    expect(stdout).not.toContain("ProxyService");
+  });
+
+  it("checks health through reflection", async () => {
+    const { stdout } = await run(BUF, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--reflect", "-d", '{"service":"realtime.v1.HubService"}', `http://${hub.grpcAddr}/grpc.health.v1.Health/Check`]);
+    expect(JSON.parse(stdout)).toEqual({ status: "SERVING" });
   });
 
   it("reports a bad request with the gRPC status", async () => {
