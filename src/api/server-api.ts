@@ -25,7 +25,7 @@ import type {
   UnsubscribeResponse,
 } from "../gen/realtime/v1/hub.js";
 import { validateChannel } from "../channel.js";
-import { errBadRequest, toHubError } from "../errors.js";
+import { errBadRequest, errNotAvailable, toHubError } from "../errors.js";
 import type { Subscriber } from "../hub.js";
 import type { HubNode } from "../node.js";
 import type { Frame } from "../transport/frame.js";
@@ -94,7 +94,10 @@ export class ServerApi {
     if (req.channels.length > MAX_CHANNELS_PER_REQUEST)
       throw errBadRequest(`at most ${MAX_CHANNELS_PER_REQUEST} channels per subscription`);
     const channels = [...new Set(req.channels)];
-    for (const c of channels) this.node.options(c);
+    for (const c of channels)
+      // Silence would look like nobody ever joins: say that the namespace does not send them.
+      if (req.joinLeave && !this.node.options(c).joinLeave)
+        throw errNotAvailable(`join/leave events are off for ${JSON.stringify(c)} (namespace option joinLeave)`);
     const listener: Subscriber = {
       id: "backend-" + randomUUID(),
       user: "",

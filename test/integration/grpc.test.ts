@@ -355,6 +355,15 @@ describe("gRPC streams: order, backpressure, limits, shutdown", () => {
     expect(await new Promise<ServiceError>((r) => stream.on("error", r))).toMatchObject({ code: status.INVALID_ARGUMENT });
   });
 
+  it("Subscribe asking for joins and leaves where the namespace sends none is FAILED_PRECONDITION", async () => {
+    const stream = g.client.subscribe({ channels: ["g:jl", "quiet:x"], clientPublicationsOnly: false, joinLeave: true }, g.md());
+    stream.on("data", () => undefined);
+    const err = await new Promise<ServiceError>((r) => stream.on("error", r));
+    expect(err.code).toBe(status.FAILED_PRECONDITION);
+    expect(err.details).toMatch(/join\/leave events are off for "quiet:x"/);
+    expect(hub.node.channels("g:jl")).toEqual({});
+  });
+
   it("an unexpected failure is INTERNAL without its internals", async () => {
     const api = hub.api;
     const original = api.info;

@@ -97,7 +97,10 @@ export interface SubscribeRequest {
   channels: string[];
   /** Only publications that browsers published (info set), no backend publications. */
   clientPublicationsOnly: boolean;
-  /** Also stream joins and leaves. */
+  /**
+   * Also stream joins and leaves: every channel's namespace must have joinLeave on, else
+   * the call fails with FAILED_PRECONDITION.
+   */
   joinLeave: boolean;
 }
 
