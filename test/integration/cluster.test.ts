@@ -65,7 +65,8 @@ async function waitHealthy(h: HubProcess, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     const info = await hubApi(h, "info", {});
-    if (info.nodes?.[0]?.brokerHealthy) return;
+    // Info lists the whole cluster: read this node's own entry.
+    if (info.nodes?.find((n: { id: string }) => n.id === h.id)?.brokerHealthy) return;
     if (Date.now() > end) throw new Error(`${h.id}: broker not healthy\n${h.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -13,7 +13,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-const brokerHealthy = async (h: HubProcess) => (await hubApi(h, "info", {})).nodes[0].brokerHealthy === true;
+/** This node's own entry of Info (which lists the cluster, sorted by id). */
+const brokerHealthy = async (h: HubProcess) =>
+  (await hubApi(h, "info", {})).nodes.find((n: { id: string }) => n.id === h.id)?.brokerHealthy === true;
 const health = async (h: HubProcess) => (await (await fetch(`${h.httpUrl}/health`)).json()).broker.healthy as boolean;
 
 const cleanups: Array<() => Promise<void>> = [];

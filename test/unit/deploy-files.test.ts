@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { envName, SCALAR_KEYS, loadConfig } from "../../src/config.js";
 
@@ -9,7 +10,7 @@ const read = (p: string) => readFileSync(new URL(p, root), "utf8");
 /** No Docker engine runs here, so the compose file's structure is checked instead. */
 describe("docker-compose.yml", () => {
   const compose = parse(read("docker-compose.yml"), { merge: true }) as any;
-  const known = new Set(SCALAR_KEYS.map(envName));
+  const known = new Set([...SCALAR_KEYS, "config"].map(envName));
   const hubs = ["hub1", "hub2", "hub3"];
 
   it("has three hub nodes, Redis, NATS and Kafka (KRaft)", () => {
@@ -28,8 +29,12 @@ describe("docker-compose.yml", () => {
     for (const h of hubs) {
       const env = compose.services[h].environment as Record<string, string>;
       for (const key of Object.keys(env)) expect(known, `${h}: ${key} is not a config key`).toContain(key);
-      const cfg = loadConfig({ env });
+      const mount = compose.services[h].volumes.find((v: string) => v.endsWith(`:${env.REALTIME_CONFIG}:ro`));
+      expect(mount, `${h}: the config file is mounted`).toBeDefined();
+      const cfg = loadConfig({ env: { ...env, REALTIME_CONFIG: fileURLToPath(new URL(mount.split(":")[0], root)) } });
       expect(cfg.broker).toBe("redis");
+      // Shared presence and history are what the cluster is for: the file turns them on.
+      expect(cfg.namespaces.find((n) => n.name === "chat")).toMatchObject({ presence: true, joinLeave: true, allowPublish: true, historySize: 100 });
       expect(cfg.httpAddr).toBe("0.0.0.0:8080");
       expect(compose.services[h].ports.map((p: string) => p.split(":")[1])).toEqual(["8080", "50051"]);
     }
@@ -45,7 +50,7 @@ describe("docker-compose.yml", () => {
 
 describe("Dockerfile", () => {
   const df = read("Dockerfile");
-  it("builds in one stage and runs as a non-root user with a health check", () => {
+  it("builds in two stages and runs as a non-root user with a health check", () => {
     expect(df.match(/^FROM /gm)?.length).toBe(2);
     expect(df).toMatch(/^USER node$/m);
     expect(df).toMatch(/^HEALTHCHECK .*\n.*\/health/m);
