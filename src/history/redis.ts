@@ -9,16 +9,20 @@ import type { HistoryOptions, HistoryStore, ReadOptions, ReadResult } from "./hi
  * Appends one publication: assigns the next offset (meta hash `s`), keeps the epoch (`e`,
  * created on first use), trims the stream to `size`, refreshes the TTL of both keys, and,
  * when ARGV[5] names a pub/sub channel, publishes `<offset>:<epoch>:<envelope>` in the same
- * script, so every node sees publications in offset order.
+ * script, so every node sees publications in offset order. The stream id is `<offset>-0`,
+ * so a read starts at an offset (XRANGE) instead of scanning the stream.
  */
 export const APPEND_LUA = `
 local epoch = redis.call('hget', KEYS[2], 'e')
 if not epoch then
   epoch = ARGV[4]
+  -- Offsets restart at 1: entries of a lost epoch must not be served under the new one (and
+  -- XADD would refuse ids below theirs).
+  redis.call('del', KEYS[1])
   redis.call('hset', KEYS[2], 'e', epoch)
 end
 local top = redis.call('hincrby', KEYS[2], 's', 1)
-redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[2], '*', 'o', top, 'd', ARGV[1])
+redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[2], top .. '-0', 'd', ARGV[1])
 redis.call('expire', KEYS[1], ARGV[3])
 redis.call('expire', KEYS[2], ARGV[3])
 if ARGV[5] ~= '' then
@@ -27,20 +31,40 @@ end
 return {top, epoch}
 `;
 
-/** Reads the stream top, creating the epoch of an empty stream so it can be recovered later. */
-const POSITION_LUA = `
-local epoch = redis.call('hget', KEYS[1], 'e')
+/**
+ * Reads the stream top and the publications after offset ARGV[3] (at most ARGV[4], newest
+ * first when ARGV[5] is '1') in one script: read in two round trips, a publication landing in
+ * between would come back above the returned top and be delivered twice. Creates the epoch of
+ * an empty stream so it can be recovered later. Returns {top, epoch, offset, data, ...}.
+ */
+const READ_LUA = `
+local epoch = redis.call('hget', KEYS[2], 'e')
 if not epoch then
   epoch = ARGV[1]
-  redis.call('hset', KEYS[1], 'e', epoch, 's', 0)
-  redis.call('expire', KEYS[1], ARGV[2])
+  redis.call('del', KEYS[1])
+  redis.call('hset', KEYS[2], 'e', epoch, 's', 0)
+  redis.call('expire', KEYS[2], ARGV[2])
 end
-local top = redis.call('hget', KEYS[1], 's') or '0'
-return {top, epoch}
+local top = tonumber(redis.call('hget', KEYS[2], 's') or '0')
+local out = {top, epoch}
+local from = tonumber(ARGV[3]) + 1
+local limit = tonumber(ARGV[4])
+if limit <= 0 or from > top then return out end
+local entries
+if ARGV[5] == '1' then
+  entries = redis.call('xrevrange', KEYS[1], '+', from .. '-0', 'COUNT', limit)
+else
+  entries = redis.call('xrange', KEYS[1], from .. '-0', '+', 'COUNT', limit)
+end
+for i = 1, #entries do
+  out[#out + 1] = tonumber(string.match(entries[i][1], '^%d+'))
+  out[#out + 1] = entries[i][2][2]
+end
+return out
 `;
 
 export const appendScript = new RedisScript(APPEND_LUA);
-const positionScript = new RedisScript(POSITION_LUA);
+const readScript = new RedisScript(READ_LUA);
 const newEpoch = () => randomBytes(4).toString("hex");
 
 /** Encodes a publication for the stream: offset and epoch live beside it, not inside. */
@@ -78,31 +102,23 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   async read(channel: string, opts: ReadOptions): Promise<ReadResult> {
-    const [stream, meta] = this.keys(channel);
-    const pos = (await positionScript.run(this.redis, [meta], [newEpoch(), Math.max(1, opts.ttlSeconds ?? 300)])) as [string, string];
-    const position = { offset: String(pos[0]), epoch: pos[1] };
-    if (opts.limit <= 0) return { publications: [], position };
-    const entries = await this.redis.xrangeBuffer(stream, "-", "+").catch((err: unknown) => {
-      throw redisError(err);
-    });
-    const after = opts.since ? Number(opts.since.offset) : 0;
-    let pubs: Publication[] = [];
-    for (const [, fields] of entries) {
-      let offset = 0;
-      let data: Buffer | undefined;
-      for (let i = 0; i < fields.length; i += 2) {
-        const k = fields[i]!.toString();
-        if (k === "o") offset = Number(fields[i + 1]!.toString());
-        else if (k === "d") data = fields[i + 1];
-      }
-      if (!data || offset <= after) continue;
-      const pub = Publication.decode(data);
-      pub.offset = String(offset);
+    const after = Math.max(0, Math.floor(Number(opts.since?.offset ?? 0)) || 0);
+    const r = (await readScript.runBuffer(this.redis, this.keys(channel), [
+      newEpoch(),
+      Math.max(1, Math.ceil(opts.ttlSeconds ?? 300)),
+      after,
+      Math.max(0, Math.floor(opts.limit)),
+      opts.reverse ? "1" : "0",
+    ])) as [number, Buffer, ...Array<number | Buffer>];
+    const position = { offset: String(r[0]), epoch: r[1].toString() };
+    const publications: Publication[] = [];
+    for (let i = 2; i < r.length; i += 2) {
+      const pub = Publication.decode(r[i + 1] as Buffer);
+      pub.offset = String(r[i]);
       pub.epoch = position.epoch;
-      pubs.push(pub);
+      publications.push(pub);
     }
-    pubs = opts.reverse ? pubs.slice(-opts.limit).reverse() : pubs.slice(0, opts.limit);
-    return { publications: pubs, position };
+    return { publications, position };
   }
 
   async remove(channel: string): Promise<void> {

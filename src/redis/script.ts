@@ -12,22 +12,35 @@ export class RedisScript {
 
   async run(redis: Redis, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
     try {
-      return await this.runRaw(redis, keys, args);
+      return await this.runRaw(redis, keys, args, false);
     } catch (err) {
       throw redisError(err);
     }
   }
 
-  private async runRaw(redis: Redis, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
+  /** Like run(), but text replies come back as Buffers, so binary values need no base64. */
+  async runBuffer(redis: Redis, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
     try {
-      // Replies are strings: scripts return numbers and text (binary values are base64).
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+      return await this.runRaw(redis, keys, args, true);
+    } catch (err) {
+      throw redisError(err);
+    }
+  }
+
+  private async runRaw(redis: Redis, keys: string[], args: Array<string | Buffer | number>, buffers: boolean): Promise<unknown> {
+    // Not call()/callBuffer(): with auto-pipelining (our clients' setting) ioredis 6 drops the
+    // command name of callBuffer(). The *Buffer variants exist for every command, typed or not.
+    const r = redis as unknown as Record<"evalsha" | "eval" | "evalshaBuffer" | "evalBuffer", Eval>;
+    try {
+      return await (buffers ? r.evalshaBuffer(this.sha, keys.length, ...keys, ...args) : r.evalsha(this.sha, keys.length, ...keys, ...args));
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-      return redis.eval(this.lua, keys.length, ...keys, ...args);
+      return buffers ? r.evalBuffer(this.lua, keys.length, ...keys, ...args) : r.eval(this.lua, keys.length, ...keys, ...args);
     }
   }
 }
+
+type Eval = (script: string, numKeys: number, ...rest: Array<string | Buffer | number>) => Promise<unknown>;
 
 /** Key names: every key of one channel shares the hash tag `{channel}`, so one Cluster slot. */
 export function channelKey(prefix: string, channel: string, kind: string): string {

@@ -46,6 +46,24 @@ export function historyStoreContract(name: string, create: (now: () => number) =
       expect(top.position.offset).toBe("5");
     });
 
+    it("reads a window after a position, oldest or newest first", async () => {
+      store = await create(now);
+      const c = ch();
+      for (const t of ["a", "b", "c", "d", "e"]) await store.append(c, pub(t), { size: 10, ttlSeconds: 60 });
+      const epoch = (await store.read(c, { limit: 0 })).position.epoch;
+      const offsets = async (o: Parameters<HistoryStore["read"]>[1]) => (await store.read(c, o)).publications.map((p) => p.offset);
+      expect(await offsets({ limit: 2, since: { offset: "2", epoch } })).toEqual(["3", "4"]);
+      expect(await offsets({ limit: 2, since: { offset: "2", epoch }, reverse: true })).toEqual(["5", "4"]);
+      expect(await offsets({ limit: 10, since: { offset: "4", epoch }, reverse: true })).toEqual(["5"]);
+      expect(await offsets({ limit: 10, since: { offset: "5", epoch } })).toEqual([]);
+      expect(await offsets({ limit: 10, since: { offset: "9", epoch } })).toEqual([]);
+      expect(await offsets({ limit: 3 })).toEqual(["1", "2", "3"]);
+      const r = await store.read(c, { limit: 10 });
+      expect(JSON.parse(r.publications[4]!.data.toString())).toEqual({ text: "e" });
+      expect(r.publications.every((p) => p.epoch === epoch)).toBe(true);
+      expect(r.position).toEqual({ offset: "5", epoch });
+    });
+
     it("forgets a stream after its TTL and starts a new epoch", async () => {
       store = await create(now);
       const c = ch();

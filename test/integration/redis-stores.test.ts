@@ -17,7 +17,8 @@ afterAll(async () => {
   await server?.stop();
 });
 const client = () => {
-  const c = new Redis(server.url);
+  // As the hub's clients (createRedis): auto-pipelining changes how ioredis sends commands.
+  const c = new Redis(server.url, { enableAutoPipelining: true });
   clients.push(c);
   return c;
 };
@@ -62,6 +63,47 @@ describe("RedisPresenceStore in production mode (no test clock)", () => {
     await client().hset(channelKey(p, "orphans", "p"), "ghost", "");
     expect(Object.keys(await store.get("orphans"))).toEqual(["a"]);
     expect(await client().hkeys(channelKey(p, "orphans", "p"))).toEqual(["a"]);
+  });
+});
+
+describe("RedisHistoryStore.read", () => {
+  it("returns a position that agrees with the publications while another node publishes", async () => {
+    const p = prefix();
+    const other = new RedisHistoryStore(client(), p);
+    const opts = { size: 100, ttlSeconds: 60 };
+    const publication = (n: number) => ({ data: Buffer.from([n, 0xff]), offset: "0", epoch: "", tags: {}, info: undefined, time: "0" });
+    for (let i = 1; i <= 3; i++) await other.append("race", publication(i), opts);
+    // Another node publishes before every Redis command of the read but its first.
+    const raw = client();
+    let commands = 0;
+    const racy = new Proxy(raw, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown;
+        if (typeof v !== "function") return v;
+        return async (...args: unknown[]) => {
+          if (commands++ > 0) await other.append("race", publication(9), opts);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const r = await new RedisHistoryStore(racy, p).read("race", { limit: 100 });
+    expect(r.publications.at(-1)!.offset).toBe(r.position.offset);
+    expect(r.publications.map((x) => [...x.data])).toEqual([[1, 0xff], [2, 0xff], [3, 0xff]]);
+  });
+
+  it("never serves a stream whose meta was lost (evicted) under the new epoch", async () => {
+    const p = prefix();
+    const store = new RedisHistoryStore(client(), p);
+    const opts = { size: 100, ttlSeconds: 60 };
+    const publication = (n: number) => ({ data: Buffer.from([n]), offset: "0", epoch: "", tags: {}, info: undefined, time: "0" });
+    for (let i = 1; i <= 3; i++) await store.append("evicted", publication(i), opts);
+    await client().del(store.keys("evicted")[1]);
+    expect((await store.append("evicted", publication(7), opts)).offset).toBe("1");
+    const r = await store.read("evicted", { limit: 10 });
+    expect(r.publications.map((x) => [x.offset, ...x.data])).toEqual([["1", 7]]);
+    await client().del(store.keys("evicted")[1]);
+    expect((await store.read("evicted", { limit: 10 })).publications).toEqual([]);
+    expect((await store.append("evicted", publication(8), opts)).offset).toBe("1");
   });
 });
 
