@@ -10,7 +10,13 @@ import type { Broker, EnvelopeHandler, ReconnectNotifier } from "./broker.js";
  *
  * NATS core guarantees at-most-once delivery and order per publisher connection per subject;
  * it keeps nothing for a node that is disconnected (history in Redis makes gaps visible).
- * While reconnecting, nats.js buffers publishes in a bounded buffer, then fails them.
+ * While disconnected, publish fails at once: nats.js would otherwise append to its outbound
+ * buffer without limit and drop that buffer at the next connect attempt, so the publish
+ * would look successful and still be lost.
+ *
+ * Subjects have no small length limit: a subject only has to fit the server's control line
+ * (`max_control_line`, 4 KiB by default), and the longest channel (255 characters) encodes
+ * into 340.
  */
 export class NatsBroker implements Broker, ReconnectNotifier {
   readonly kind = "nats";
@@ -86,6 +92,7 @@ export class NatsBroker implements Broker, ReconnectNotifier {
 
   async publish(envelope: BrokerEnvelope): Promise<void> {
     if (!this.nc) throw new Error("nats broker not started");
+    if (!this.connected) throw new Error(`nats is not connected (${this.url}): publish not sent`);
     this.nc.publish(NatsBroker.subject(this.prefix, envelope.channel), BrokerEnvelope.encode(envelope).finish());
   }
 
