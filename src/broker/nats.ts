@@ -92,7 +92,7 @@ export class NatsBroker implements Broker, ReconnectNotifier {
 
   async publish(envelope: BrokerEnvelope): Promise<void> {
     if (!this.nc) throw new Error("nats broker not started");
-    if (!this.connected) throw new Error(`nats is not connected (${this.url}): publish not sent`);
+    if (!this.connected) throw new Error("nats is not connected: publish not sent");
     this.nc.publish(NatsBroker.subject(this.prefix, envelope.channel), BrokerEnvelope.encode(envelope).finish());
   }
 
