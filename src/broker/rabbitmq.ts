@@ -1,14 +1,38 @@
+import { createHash } from "node:crypto";
 import { connect, type ChannelModel, type ConfirmChannel, type RecoveringChannelModel } from "amqplib";
 import type { Logger } from "pino";
 import { BrokerEnvelope } from "../gen/realtime/v1/broker.js";
 import type { Broker, EnvelopeHandler, ReconnectNotifier } from "./broker.js";
 
+export interface RabbitMqBrokerOptions {
+  /** Most messages a node's queue holds; past it the oldest are dropped. Default 100,000. */
+  maxQueueLength?: number;
+  /** Most message bytes a node's queue holds; past it the oldest are dropped. Default 128 MiB. */
+  maxQueueBytes?: number;
+  /** Most publishes waiting for the socket or a confirm; past it publish fails at once. Default 10,000. */
+  maxPending?: number;
+  /** Most payload bytes of those publishes; past it publish fails at once. Default 64 MiB. */
+  maxPendingBytes?: number;
+}
+
+interface Outgoing {
+  ch: ConfirmChannel;
+  key: string;
+  body: Buffer;
+  done: (err: Error | null) => void;
+}
+
+/** AMQP 0-9-1 carries a routing key as a short string: at most 255 bytes. */
+const MAX_ROUTING_KEY = 255;
+
 /**
  * RabbitMQ between nodes: one topic exchange (`<prefix>`), one exclusive auto-delete queue per
  * node bound to the channels it has subscribers in, publisher confirms. Routing keys are
  * `ch.<base64url(channel)>` so no channel name can use the topic wildcards (`*`, `#`, `.`);
- * control messages use `control`. Delivery is at most once (the queue dies with the node);
- * the connection recovers by itself and rebinds what the node wants.
+ * control messages use `control`. Delivery is at most once (the queue dies with the node, and
+ * a queue past its length bound drops its oldest messages); the connection recovers by itself
+ * and rebinds what the node wants. Publishes in flight are bounded: past the bound, or while
+ * the server blocks the connection, publish fails at once.
  */
 export class RabbitMqBroker implements Broker, ReconnectNotifier {
   readonly kind = "rabbitmq";
@@ -19,6 +43,15 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
   private readonly wanted = new Set<string>();
   private readonly reconnectListeners: Array<() => void> = [];
   private setups = 0;
+  /** Set while the server blocks publishers (a memory or disk alarm); holds its reason. */
+  private blocked: string | null = null;
+  /** Publishes handed to publish() and not yet confirmed or failed. */
+  private pending = 0;
+  private pendingBytes = 0;
+  /** The channel's write buffer is full: publishes wait here, in order, for its drain. */
+  private writable = true;
+  private held: Outgoing[] = [];
+  private readonly limits: Required<RabbitMqBrokerOptions>;
 
   onReconnect(listener: () => void): void {
     this.reconnectListeners.push(listener);
@@ -28,10 +61,31 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
     private readonly url: string,
     private readonly prefix: string,
     private readonly log: Logger,
-  ) {}
+    opts: RabbitMqBrokerOptions = {},
+  ) {
+    this.limits = {
+      maxQueueLength: opts.maxQueueLength ?? 100_000,
+      maxQueueBytes: opts.maxQueueBytes ?? 128 * 1024 * 1024,
+      maxPending: opts.maxPending ?? 10_000,
+      maxPendingBytes: opts.maxPendingBytes ?? 64 * 1024 * 1024,
+    };
+  }
 
+  /**
+   * Readable keys where they fit; channels whose key would pass the 255-byte limit (longer
+   * than 189 characters) go by `h.<base64url(sha256(channel))>` instead. Two channels sharing a
+   * key would only cost a wasted delivery: the node looks subscribers up by the channel inside
+   * the envelope, never by the key.
+   */
   static routingKey(channel: string): string {
-    return channel === "" ? "control" : `ch.${Buffer.from(channel).toString("base64url")}`;
+    if (channel === "") return "control";
+    const key = `ch.${Buffer.from(channel).toString("base64url")}`;
+    return key.length <= MAX_ROUTING_KEY ? key : `h.${createHash("sha256").update(channel).digest("base64url")}`;
+  }
+
+  /** Bounds each node's queue, so a stalled node cannot make RabbitMQ grow without limit. */
+  static queueArguments(opts: Pick<Required<RabbitMqBrokerOptions>, "maxQueueLength" | "maxQueueBytes">): Record<string, unknown> {
+    return { "x-max-length": opts.maxQueueLength, "x-max-length-bytes": opts.maxQueueBytes, "x-overflow": "drop-head" };
   }
 
   async start(handler: EnvelopeHandler): Promise<void> {
@@ -45,7 +99,18 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
     }
     this.conn.on("disconnect", (err: Error) => {
       this.ch = null;
+      this.blocked = null;
+      this.failHeld(new Error("rabbitmq connection lost before the publish was sent"));
       this.log.warn({ err: err?.message }, "rabbitmq connection lost; reconnecting");
+    });
+    // A blocked connection takes publishes but the server reads none: confirms would never come.
+    this.conn.on("blocked", (reason: string) => {
+      this.blocked = reason || "blocked";
+      this.log.warn({ reason }, "rabbitmq blocks this connection's publishes");
+    });
+    this.conn.on("unblocked", () => {
+      this.blocked = null;
+      this.log.info("rabbitmq unblocked this connection");
     });
     this.conn.on("connect", () => this.log.info("rabbitmq connected"));
     this.conn.on("error", (err: Error) => this.log.debug({ err }, "rabbitmq error"));
@@ -55,7 +120,7 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
   private async setup(model: ChannelModel): Promise<void> {
     const ch = await model.createConfirmChannel();
     await ch.assertExchange(this.prefix, "topic", { durable: true });
-    const q = await ch.assertQueue("", { exclusive: true, autoDelete: true, durable: false });
+    const q = await ch.assertQueue("", { exclusive: true, autoDelete: true, durable: false, arguments: RabbitMqBroker.queueArguments(this.limits) });
     this.queue = q.queue;
     for (const key of ["control", ...[...this.wanted].map((c) => RabbitMqBroker.routingKey(c))])
       await ch.bindQueue(this.queue, this.prefix, key);
@@ -71,6 +136,9 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
       },
       { noAck: true },
     );
+    ch.on("drain", () => this.onDrain(ch));
+    this.failHeld(new Error("rabbitmq connection lost before the publish was sent"));
+    this.writable = true;
     this.ch = ch;
     if (this.setups++ > 0) this.reconnectListeners.forEach((l) => l());
   }
@@ -78,12 +146,46 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
   async publish(envelope: BrokerEnvelope): Promise<void> {
     const ch = this.ch;
     if (!ch) throw new Error("rabbitmq is not connected");
+    if (this.blocked !== null) throw new Error(`rabbitmq blocks publishes (${this.blocked})`);
     const body = Buffer.from(BrokerEnvelope.encode(envelope).finish());
-    await new Promise<void>((resolve, reject) =>
-      ch.publish(this.prefix, RabbitMqBroker.routingKey(envelope.channel), body, {}, (err) =>
-        err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
-      ),
-    );
+    if (this.pending >= this.limits.maxPending)
+      throw new Error(`rabbitmq publish backlog full: ${this.pending} publishes unconfirmed (server slow or unreachable)`);
+    if (this.pendingBytes + body.length > this.limits.maxPendingBytes)
+      throw new Error(`rabbitmq publish backlog full: ${this.pendingBytes + body.length} bytes would be unconfirmed, limit ${this.limits.maxPendingBytes}`);
+    this.pending++;
+    this.pendingBytes += body.length;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const out: Outgoing = { ch, key: RabbitMqBroker.routingKey(envelope.channel), body, done: (err) => (err ? reject(err) : resolve()) };
+        // Behind held publishes too, or a later publish would overtake them.
+        if (this.writable && this.held.length === 0) this.send(out);
+        else this.held.push(out);
+      });
+    } finally {
+      this.pending--;
+      this.pendingBytes -= body.length;
+    }
+  }
+
+  private send(out: Outgoing): void {
+    try {
+      this.writable = out.ch.publish(this.prefix, out.key, out.body, {}, (err) =>
+        out.done(err ? (err instanceof Error ? err : new Error(String(err))) : null),
+      );
+    } catch (err) {
+      // amqplib throws at once on a closed channel.
+      out.done(err as Error);
+    }
+  }
+
+  private onDrain(ch: ConfirmChannel): void {
+    if (ch !== this.ch) return;
+    this.writable = true;
+    while (this.writable && this.held.length > 0) this.send(this.held.shift()!);
+  }
+
+  private failHeld(err: Error): void {
+    for (const out of this.held.splice(0)) out.done(err);
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -98,12 +200,13 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
   }
 
   healthy(): boolean {
-    return this.ch !== null;
+    return this.ch !== null && this.blocked === null;
   }
 
   async close(): Promise<void> {
     this.handler = null;
     this.ch = null;
+    this.failHeld(new Error("rabbitmq broker closed"));
     await this.conn?.close().catch(() => undefined);
     this.conn = null;
   }

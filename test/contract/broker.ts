@@ -75,6 +75,16 @@ export function brokerContract(
       await until(() => b.got.some((e) => e.control?.disconnect?.user === "7"));
     });
 
+    it("carries the longest valid channel name (255 characters)", async () => {
+      const a = await started();
+      const b = await started();
+      const channel = ch("long").padEnd(255, "x");
+      await b.b.subscribe(channel);
+      await a.b.publish(env("a", channel, 1));
+      await until(() => b.got.some((e) => e.channel === channel));
+      await b.b.unsubscribe(channel);
+    });
+
     // Not registered at all for brokers that consume everything (a skip would read as missing).
     if (!opts.consumesAll)
     it("stops delivering after unsubscribe", async () => {
