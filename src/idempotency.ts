@@ -1,3 +1,18 @@
+import { errBadRequest } from "./errors.js";
+
+/**
+ * Longest idempotency key, in UTF-8 bytes: each key is held in memory for the whole window,
+ * so its length, not only the number of keys, bounds what a publisher can make the node keep.
+ */
+export const MAX_IDEMPOTENCY_KEY_BYTES = 256;
+
+/** Throws a bad request unless `key` fits MAX_IDEMPOTENCY_KEY_BYTES; call it where keys come in. */
+export function checkIdempotencyKey(key: string): void {
+  const bytes = Buffer.byteLength(key, "utf8");
+  if (bytes > MAX_IDEMPOTENCY_KEY_BYTES)
+    throw errBadRequest(`idempotencyKey is ${bytes} bytes: at most ${MAX_IDEMPOTENCY_KEY_BYTES} bytes are allowed`);
+}
+
 /**
  * Remembers the result of an operation by key for a window, so a retried publish gets the
  * first result instead of being delivered twice. Concurrent repeats share the in-flight call.

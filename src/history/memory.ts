@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import type { Publication, StreamPosition } from "../gen/realtime/v1/types.js";
 import type { HistoryOptions, HistoryStore, ReadOptions, ReadResult } from "./history-store.js";
 
@@ -8,13 +8,38 @@ interface Stream {
   /** Ring of the last `size` publications, oldest first. */
   pubs: Publication[];
   expiresAt: number;
+  /** Until when emptyPosition() could hand this stream's epoch out again, were the stream lost. */
+  reservedUntil: number;
+}
+
+/** An epoch and until when it belongs to a channel without a stream. */
+interface EpochLease {
+  epoch: string;
+  until: number;
 }
 
 const newEpoch = () => randomBytes(4).toString("hex");
+/** TTL of the position of a channel never written, when the reader gives none. */
+const DEFAULT_EMPTY_TTL_SECONDS = 300;
 
-/** History in this process's memory: a bounded list per channel, dropped after its TTL. */
+/**
+ * History in this process's memory: a bounded list per channel, dropped after its TTL.
+ *
+ * A channel without a stream still has a position, so a client that subscribes before the
+ * first publication can recover it: its epoch is derived from the channel and the TTL-long
+ * window of time it falls in, and the append that creates the stream takes the same one, so
+ * reading a channel that was never written keeps nothing in memory. Safe because a stream
+ * lost to its TTL outlived the window it was created in, so no later stream gets its epoch;
+ * remove() can drop a stream sooner and leaves a tombstone with a fresh epoch until that
+ * window ends. A first publication in a later window than the reader's gets another epoch:
+ * recovered=false, as for any position older than the TTL.
+ */
 export class MemoryHistoryStore implements HistoryStore {
   private readonly streams = new Map<string, Stream>();
+  /** Channels whose stream was removed before its epoch's window ended: their next epoch. */
+  private readonly tombstones = new Map<string, EpochLease>();
+  /** Epochs differ from one store (process) to the next: memory does not survive a restart. */
+  private readonly secret = randomBytes(16);
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -28,8 +53,10 @@ export class MemoryHistoryStore implements HistoryStore {
   async append(channel: string, pub: Publication, opts: HistoryOptions): Promise<StreamPosition> {
     let s = this.stream(channel);
     if (!s) {
-      s = { epoch: newEpoch(), top: 0, pubs: [], expiresAt: 0 };
+      const empty = this.emptyPosition(channel, opts.ttlSeconds);
+      s = { epoch: empty.epoch, top: 0, pubs: [], expiresAt: 0, reservedUntil: empty.until };
       this.streams.set(channel, s);
+      this.tombstones.delete(channel);
     }
     s.top++;
     s.expiresAt = this.now() + opts.ttlSeconds * 1000;
@@ -41,11 +68,10 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async read(channel: string, opts: ReadOptions): Promise<ReadResult> {
-    let s = this.stream(channel);
+    const s = this.stream(channel);
     if (!s) {
-      // An empty stream still has an epoch, so a client that subscribes now can recover later.
-      s = { epoch: newEpoch(), top: 0, pubs: [], expiresAt: this.now() + 300_000 };
-      this.streams.set(channel, s);
+      const empty = this.emptyPosition(channel, opts.ttlSeconds ?? DEFAULT_EMPTY_TTL_SECONDS);
+      return { publications: [], position: { offset: "0", epoch: empty.epoch } };
     }
     const position = { offset: String(s.top), epoch: s.epoch };
     if (opts.limit <= 0) return { publications: [], position };
@@ -59,18 +85,37 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async remove(channel: string): Promise<void> {
-    this.streams.delete(channel);
+    const s = this.streams.get(channel);
+    if (s) this.drop(channel, s);
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.streams.clear();
+    this.tombstones.clear();
+  }
+
+  /** The epoch a stream created now would get, and until when it could be handed out. */
+  private emptyPosition(channel: string, ttlSeconds: number): EpochLease {
+    const now = this.now();
+    const tomb = this.tombstones.get(channel);
+    if (tomb && tomb.until > now) return tomb;
+    // Never longer than the TTL: a stream must outlive the window its epoch belongs to.
+    const windowMs = Math.max(1, Math.floor(ttlSeconds * 1000));
+    const window = Math.floor(now / windowMs);
+    const epoch = createHmac("sha256", this.secret).update(`${windowMs}:${window}:${channel}`).digest("hex").slice(0, 8);
+    return { epoch, until: (window + 1) * windowMs };
+  }
+
+  private drop(channel: string, s: Stream): void {
+    this.streams.delete(channel);
+    if (s.reservedUntil > this.now()) this.tombstones.set(channel, { epoch: newEpoch(), until: s.reservedUntil });
   }
 
   private stream(channel: string): Stream | undefined {
     const s = this.streams.get(channel);
     if (s && s.expiresAt <= this.now()) {
-      this.streams.delete(channel);
+      this.drop(channel, s);
       return undefined;
     }
     return s;
@@ -78,5 +123,7 @@ export class MemoryHistoryStore implements HistoryStore {
 
   private sweep(): void {
     for (const channel of [...this.streams.keys()]) this.stream(channel);
+    const now = this.now();
+    for (const [channel, t] of this.tombstones) if (t.until <= now) this.tombstones.delete(channel);
   }
 }

@@ -75,6 +75,30 @@ export function historyStoreContract(name: string, create: (now: () => number) =
       expect(again.epoch).not.toBe(first.epoch);
     });
 
+    it("a reader before the first publication gets the position the first append continues", async () => {
+      store = await create(now);
+      const c = ch();
+      const empty = await store.read(c, { limit: 0, ttlSeconds: 60 });
+      expect(empty.position.offset).toBe("0");
+      expect(empty.position.epoch).not.toBe("");
+      expect((await store.read(c, { limit: 10, ttlSeconds: 60 })).position).toEqual(empty.position);
+      const first = await store.append(c, pub("a"), { size: 10, ttlSeconds: 60 });
+      expect(first).toEqual({ offset: "1", epoch: empty.position.epoch });
+      const since = await store.read(c, { limit: 10, since: empty.position });
+      expect(since.publications.map((p) => p.offset)).toEqual(["1"]);
+    });
+
+    it("after remove() a reader before the next publication still recovers it, in a new epoch", async () => {
+      store = await create(now);
+      const c = ch();
+      const old = await store.append(c, pub("a"), { size: 10, ttlSeconds: 60 });
+      await store.remove(c);
+      const empty = await store.read(c, { limit: 0, ttlSeconds: 60 });
+      expect(empty.position.offset).toBe("0");
+      expect(empty.position.epoch).not.toBe(old.epoch);
+      expect(await store.append(c, pub("b"), { size: 10, ttlSeconds: 60 })).toEqual({ offset: "1", epoch: empty.position.epoch });
+    });
+
     it("remove() drops the stream", async () => {
       store = await create(now);
       const c = ch();
