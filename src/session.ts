@@ -97,24 +97,35 @@ export class Session implements ControllableSubscriber {
   handleFrame(text: string): void {
     this.lastSeen = Date.now();
     for (const line of splitFrame(text)) {
-      let cmd: Command;
+      let cmd: Command | CommandDecodeError;
       try {
         cmd = decodeCommand(line);
       } catch (err) {
-        const e = err instanceof CommandDecodeError ? err : errBadRequest("invalid command");
-        const id = err instanceof CommandDecodeError ? err.commandId : 0;
-        this.write(new Frame({ id, error: e.toWire() }));
-        // A client that sends unparseable frames is broken: tell it why, then close.
-        if (id === 0) this.close(disconnectBadRequest(e.message));
-        return;
+        if (!(err instanceof CommandDecodeError) || err.commandId === 0) {
+          // Without an id the client cannot match a reply: it is broken, so tell it why, then close.
+          const e = err instanceof CommandDecodeError ? err : errBadRequest("invalid command");
+          this.write(new Frame({ id: 0, error: e.toWire() }));
+          this.close(disconnectBadRequest(e.message));
+          return;
+        }
+        cmd = err;
       }
-      if (cmd.id === 0 && isEmptyCommand(line)) continue; // `{}`: a pong, nothing to answer
+      // Only `{}` decodes without an id: a pong, nothing to answer.
+      if (!(cmd instanceof CommandDecodeError) && cmd.id === 0) continue;
       if (++this.pendingCommands > MAX_PENDING_COMMANDS) {
         this.close(disconnectBadRequest("too many commands in flight"));
         return;
       }
-      this.chain = this.chain.then(() => this.execute(cmd));
+      // A line that did not decode is answered in its turn, so replies keep the order of the lines.
+      const next = cmd;
+      this.chain = this.chain.then(() => (next instanceof CommandDecodeError ? this.answerError(next) : this.execute(next)));
     }
+  }
+
+  /** The reply to a line that had an id but did not decode. */
+  private answerError(e: CommandDecodeError): void {
+    this.pendingCommands--;
+    this.write(new Frame({ id: e.commandId, error: e.toWire() }));
   }
 
   private async execute(cmd: Command): Promise<void> {
@@ -369,15 +380,21 @@ export class Session implements ControllableSubscriber {
     );
   }
 
-  /** Closes once: tells the client why (when the transport can), then releases everything. */
+  /** Closes once: releases everything, then tells the client why (when the transport can). */
   close(d: Disconnect): void {
     if (this.state === "closed") return;
     const wasConnected = this.state === "connected";
     this.state = "closed";
     clearTimeout(this.connectTimer);
-    this.transport.close(d);
+    // Bookkeeping first: a transport that throws on close must not leave the session in the
+    // hub or its presence behind, and callers looping over sessions (shutdown) must go on.
     if (wasConnected) this.node.hub.removeSession(this);
     void this.release();
+    try {
+      this.transport.close(d);
+    } catch (err) {
+      this.node.log.error({ err, client: this.id, transport: this.transport.name }, "closing the transport failed");
+    }
   }
 
   private async release(): Promise<void> {
@@ -392,10 +409,6 @@ export class Session implements ControllableSubscriber {
       }
     }
   }
-}
-
-function isEmptyCommand(line: string): boolean {
-  return /^\s*\{\s*\}\s*$/.test(line);
 }
 
 /**

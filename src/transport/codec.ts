@@ -87,7 +87,7 @@ export function methodOf(cmd: Command): Method {
 
 /**
  * Decodes one JSON command. Throws CommandDecodeError (with the id when readable) for
- * malformed JSON, a non-object, or fields of the wrong type.
+ * malformed JSON, a non-object, a command without an id, or fields of the wrong type.
  */
 export function decodeCommand(line: string): Command {
   let raw: unknown;
@@ -102,12 +102,61 @@ export function decodeCommand(line: string): Command {
   const id = typeof obj.id === "number" && Number.isInteger(obj.id) && obj.id >= 0 ? obj.id : 0;
   if (obj.id !== undefined && obj.id !== id)
     throw new CommandDecodeError(0, errBadRequest("id must be a non-negative integer"));
+  // Only `{}` (a pong) goes without an id: the reply to anything else could not be matched.
+  if (id === 0 && Object.keys(obj).some((k) => k !== "id"))
+    throw new CommandDecodeError(0, errBadRequest("id is required: a positive integer the reply carries back"));
   try {
     embedIn(obj);
+    // fromJSON coerces wrong types silently ("x" -> NaN, 5 -> "5"): check them first.
+    checkTypes(obj, Command.fromJSON(shape(obj)) as unknown as Record<string, unknown>, "");
     return Command.fromJSON(obj);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     throw new CommandDecodeError(id, errBadRequest(`invalid command: ${msg}`));
+  }
+}
+
+/** The nested objects of a JSON value without its scalars: decoded, it gives each field's default. */
+function shape(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (isObject(v)) out[k] = shape(v);
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+const INTEGER = /^-?\d+$/;
+
+/**
+ * Throws unless every field of `obj` has the JSON type its default in `template` (the
+ * decoded shape) calls for. 64-bit integers (default "0") may be numbers or digit strings,
+ * as proto3 JSON allows; unknown fields and nulls are left to fromJSON (ignored, default).
+ */
+function checkTypes(obj: Record<string, unknown>, template: Record<string, unknown>, path: string): void {
+  for (const [key, value] of Object.entries(obj)) {
+    if (value === null || !(key in template)) continue;
+    const want = template[key];
+    let ok: boolean;
+    let expected: string;
+    if (want === undefined || isObject(want)) {
+      // A message (undefined until set) or a map.
+      [ok, expected] = [isObject(value), "an object"];
+    } else if (want instanceof Uint8Array) {
+      // Bytes: embedded JSON was turned into base64 already.
+      [ok, expected] = [typeof value === "string", "a base64 string"];
+    } else if (Array.isArray(want)) {
+      [ok, expected] = [Array.isArray(value), "a list"];
+    } else if (typeof want === "number") {
+      [ok, expected] = [Number.isSafeInteger(value) || (typeof value === "string" && INTEGER.test(value)), "an integer"];
+    } else if (want === "0") {
+      [ok, expected] = [Number.isSafeInteger(value) || (typeof value === "string" && INTEGER.test(value)), "an integer or a string of digits"];
+    } else {
+      [ok, expected] = [typeof value === typeof want, `a ${typeof want}`];
+    }
+    if (!ok) throw errBadRequest(`${path}${key} must be ${expected}`);
+    if (isObject(value) && isObject(want)) checkTypes(value, want, `${path}${key}.`);
   }
 }
 

@@ -9,6 +9,8 @@ export class FakeTransport implements Transport {
   closedWith: Disconnect | null = null;
   /** Pretend this many bytes are stuck in the socket (slow-client tests). */
   stuckBytes = 0;
+  /** Make close() throw after recording the disconnect (a broken socket library). */
+  closeThrows = false;
 
   constructor(readonly bidirectional = true) {}
 
@@ -22,6 +24,7 @@ export class FakeTransport implements Transport {
 
   close(d: Disconnect): void {
     this.closedWith ??= d;
+    if (this.closeThrows) throw new Error("close failed");
   }
 
   /** The reply with this id (throws when there is none yet). */

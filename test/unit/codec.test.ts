@@ -35,6 +35,45 @@ describe("JSON codec", () => {
     }
   });
 
+  it("rejects fields of the wrong JSON type, naming the field", () => {
+    const cases: Array<[string, RegExp]> = [
+      ['{"id":2,"history":{"channel":"c","limit":"x"}}', /history\.limit must be an integer/],
+      ['{"id":2,"history":{"channel":"c","limit":1.5}}', /history\.limit must be an integer/],
+      ['{"id":2,"subscribe":{"channel":5}}', /subscribe\.channel must be a string/],
+      ['{"id":2,"subscribe":{"channel":"c","recover":"yes"}}', /subscribe\.recover must be a boolean/],
+      ['{"id":2,"subscribe":{"channel":"c","offset":"five"}}', /subscribe\.offset must be an integer or a string of digits/],
+      ['{"id":2,"history":{"channel":"c","since":{"offset":true}}}', /history\.since\.offset must be/],
+      ['{"id":2,"history":{"channel":"c","since":"0"}}', /history\.since must be an object/],
+      ['{"id":2,"subscribe":"chat"}', /subscribe must be an object/],
+    ];
+    for (const [line, message] of cases) {
+      let err: unknown;
+      try {
+        decodeCommand(line);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, line).toBeInstanceOf(CommandDecodeError);
+      expect((err as CommandDecodeError).commandId).toBe(2);
+      expect((err as CommandDecodeError).code).toBe(ErrorCode.ERROR_CODE_BAD_REQUEST);
+      expect((err as CommandDecodeError).message).toMatch(message);
+    }
+  });
+
+  it("accepts what proto3 JSON allows: integers as strings, 64-bit integers as numbers, nulls", () => {
+    expect(decodeCommand('{"id":2,"history":{"channel":"c","limit":"10","since":{"offset":3,"epoch":"e"}}}').history).toMatchObject({
+      limit: 10,
+      since: { offset: "3", epoch: "e" },
+    });
+    expect(decodeCommand('{"id":2,"subscribe":{"channel":"c","token":null}}').subscribe).toMatchObject({ channel: "c", token: "" });
+  });
+
+  it("requires an id on everything but the empty pong", () => {
+    expect(decodeCommand("{}").id).toBe(0);
+    expect(() => decodeCommand('{"ping":{}}')).toThrow(/id is required/);
+    expect(() => decodeCommand('{"id":0,"ping":{}}')).toThrow(/id is required/);
+  });
+
   it("names an unknown command", () => {
     const cmd = decodeCommand('{"id":9,"explode":{}}');
     expect(() => methodOf(cmd)).toThrow(/no known method/);

@@ -59,6 +59,25 @@ describe("session", () => {
     expect(c.transport.closedWith?.code).toBe(3501);
   });
 
+  it("a line of a frame that fails to decode gets an error reply; the other lines are answered", async () => {
+    node = await createTestNode();
+    const c = await connected(node);
+    c.session.handleFrame('{"id":2,"ping":{}}\n{"id":3,"ping":{},"b64data":5}\n{"id":4,"history":{"channel":"h","limit":"x"}}\n{"id":5,"ping":{}}');
+    await eventually(() => expect(c.transport.reply(5).ping).toEqual({}));
+    expect(c.transport.frames.filter((f) => f.id).map((f) => f.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(c.transport.reply(3).error).toMatchObject({ code: 107, message: expect.stringMatching(/b64data/) });
+    expect(c.transport.reply(4).error).toMatchObject({ code: 107, message: expect.stringMatching(/history\.limit/) });
+    expect(c.transport.closedWith).toBeNull();
+  });
+
+  it("a command without an id gets an error, then the connection is closed with 3501", async () => {
+    node = await createTestNode();
+    const c = await connected(node);
+    c.send({ ping: {} });
+    expect(c.transport.frames.at(-1).error).toMatchObject({ code: 107, message: expect.stringMatching(/id/) });
+    expect(c.transport.closedWith?.code).toBe(3501);
+  });
+
   it("refuses invalid channel names, unknown namespaces and double subscriptions", async () => {
     node = await createTestNode({ allowUnknownNamespaces: false });
     const c = await connected(node);
@@ -227,6 +246,20 @@ describe("session", () => {
     await new Promise((r) => setTimeout(r, 80));
     expect(await node.presence("racy")).toEqual({});
     expect(node.hub.subscribers("racy")).toBe(0);
+  });
+
+  it("a transport that throws on close still leaves no session, subscription or presence behind", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    a.send({ id: 2, subscribe: { channel: "boom" } });
+    await eventually(() => a.transport.reply(2));
+    a.transport.closeThrows = true;
+    const bye = new (await import("../../src/errors.js")).Disconnect(3000, "bye");
+    expect(() => a.session.close(bye)).not.toThrow();
+    expect(a.transport.closedWith?.code).toBe(3000);
+    expect(node.hub.session(a.session.id)).toBeUndefined();
+    await eventually(async () => expect(node.hub.subscribers("boom")).toBe(0));
+    await eventually(async () => expect(Object.keys(await node.presence("boom"))).toEqual([]));
   });
 
   it("closing releases subscriptions and presence", async () => {
