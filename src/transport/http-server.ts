@@ -1,10 +1,21 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Socket } from "node:net";
 import type { ServerApi } from "../api/server-api.js";
 import type { TokenVerifier } from "../auth/jwt.js";
 import { splitAddr, type Config } from "../config.js";
-import { ListenError, disconnectNormal, disconnectNoPong, disconnectShutdown, errBadRequest, toHubError } from "../errors.js";
+import {
+  HubError,
+  ListenError,
+  disconnectNormal,
+  disconnectNoPong,
+  disconnectShutdown,
+  errBadRequest,
+  errNotFound,
+  toHubError,
+} from "../errors.js";
+import { ErrorCode } from "../gen/realtime/v1/types.js";
 import type { Logger } from "../log.js";
 import type { HubNode } from "../node.js";
 import { Session } from "../session.js";
@@ -29,6 +40,8 @@ export interface HttpDeps {
 
 /** Most channels one SSE or long-poll connection may ask for in its URL. */
 const MAX_QUERY_CHANNELS = 64;
+/** Response header of the first long-poll request: the secret every later poll must present. */
+export const POLL_SECRET_HEADER = "X-Poll-Secret";
 
 /**
  * The HTTP edge: WebSocket, SSE and long-polling for browsers, the HTTP API for backends,
@@ -38,7 +51,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
   const { node, config, log } = deps;
   const newSession = (t: Transport) => new Session(node, t, deps.verifier);
   const ws = new WebSocketEdge(config.maxMessageBytes, newSession);
-  const polls = new Map<string, { session: Session; transport: LongPollTransport }>();
+  const polls = new Map<string, { session: Session; transport: LongPollTransport; secret: string }>();
   let closing = false;
   const metrics = createMetrics(node, { processMetrics: true });
 
@@ -59,12 +72,15 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       res.writeHead(200, { "Content-Type": metrics.contentType });
       return void res.end(text);
     }
+    if (closing) {
+      const e = new HubError(ErrorCode.ERROR_CODE_NOT_AVAILABLE, "shutting down: retry on another node", true);
+      return json(res, 503, { error: e.toWire() });
+    }
     if (path.startsWith("/api/")) return handleApiRequest(req, res, path.slice(5), { api: deps.api, apiKey: config.apiKey, log });
-    if (closing) return json(res, 503, { error: { code: 108, message: "shutting down", temporary: true } });
     if (path === "/connection/sse") return sse(req, res, url);
     if (path === "/connection/poll") return poll(req, res, url);
     if (req.method === "GET" && (await serveStatic(path, res))) return;
-    json(res, 404, { error: { code: 113, message: `nothing at ${path}` } });
+    json(res, 404, { error: errNotFound(`nothing at ${path}`).toWire() });
   }
 
   function health(res: ServerResponse): void {
@@ -119,7 +135,10 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
     const clientId = url.searchParams.get("client");
     if (clientId) {
       const entry = polls.get(clientId);
-      if (!entry) return json(res, 404, { error: { code: 113, message: "unknown or expired long-poll session: connect again" } });
+      // The client id is public (presence, join/leave, publication info): only the secret
+      // proves the poller owns the session, and a wrong one looks exactly like no session.
+      if (!entry || !sameSecret(entry.secret, url.searchParams.get("secret") ?? ""))
+        return json(res, 404, { error: errNotFound("unknown or expired long-poll session: connect again").toWire() });
       entry.transport.poll(res, timeoutMs);
       if (entry.transport.closed) polls.delete(clientId);
       return;
@@ -136,8 +155,10 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       const e = toHubError(err);
       return json(res, httpStatus(e.code), { error: e.toWire() });
     }
-    polls.set(session.id, { session, transport });
+    const secret = randomBytes(32).toString("base64url");
+    polls.set(session.id, { session, transport, secret });
     for (let i = 0; i < subs.length; i++) await session.subscribeAndStream(i + 1, subs[i]!);
+    res.setHeader(POLL_SECRET_HEADER, secret);
     transport.poll(res, 0);
   }
 
@@ -193,7 +214,13 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
         clearInterval(reaper);
         clearInterval(ticker);
         ws.shutdown(disconnectShutdown);
-        server.close(() => resolve());
+        // SSE streams and long polls end with their disconnect push during the window; their
+        // keep-alive connections go idle only then and would otherwise hold it open to the end.
+        const idle = setInterval(() => server.closeIdleConnections(), 50).unref();
+        server.close(() => {
+          clearInterval(idle);
+          resolve();
+        });
         server.closeIdleConnections();
         // Connections still open after the shutdown window are cut.
         setTimeout(() => {
@@ -202,6 +229,13 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
         }, config.shutdownTimeoutSeconds * 1000).unref();
       }),
   };
+}
+
+/** Constant-time, so response timing does not reveal how much of a guessed secret was right. */
+function sameSecret(secret: string, given: string): boolean {
+  const a = Buffer.from(secret);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -79,10 +79,32 @@ export class WebSocketTransport implements Transport {
       push: { channel: "", disconnect: { code: d.code, reason: d.reason, reconnect: d.reconnect } },
     });
     this.ws.send(push.json(), TEXT);
-    this.ws.close(d.code, d.reason.slice(0, 120));
+    try {
+      this.ws.close(d.code, closeReason(d.reason));
+    } catch {
+      // ws refuses codes a close frame may not carry (a backend's Disconnect can name any
+      // number): the client has the disconnect push, so cut the socket rather than keep it.
+      return this.ws.terminate();
+    }
     // A peer that never completes the closing handshake must not hold the socket.
     setTimeout(() => this.ws.terminate(), 5000).unref();
   }
+}
+
+/** Longest reason a close frame holds (RFC 6455: 125 payload bytes, 2 of them the code). */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * The reason cut to what a close frame holds, in UTF-8 bytes (ws throws past that), without
+ * splitting a character. The disconnect push before it carries the whole reason.
+ */
+export function closeReason(reason: string): string {
+  const bytes = Buffer.from(reason, "utf8");
+  if (bytes.length <= MAX_CLOSE_REASON_BYTES) return reason;
+  let end = MAX_CLOSE_REASON_BYTES;
+  // bytes[end] is the first byte left out: while it continues a character, leave that one out too.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString("utf8");
 }
 
 /**

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import http from "node:http";
+import net from "node:net";
 import { PublishRequest, PublishResponse } from "../../src/gen/realtime/v1/hub.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { defaultNamespace } from "../../src/config.js";
@@ -138,6 +139,28 @@ describe("WebSocket edge", () => {
       expect(await c.waitClosed()).toBe(3501);
     });
 
+    it("a server disconnect with a long multi-byte reason closes cleanly and frees the session", async () => {
+      const c = await TestWsClient.connect(hub.wsUrl);
+      const client = c.messages[0].connect.client;
+      const reason = "日本".repeat(30); // 180 bytes of UTF-8, over the 123 a close frame holds
+      hub.node.disconnectUser({ user: "", client, code: 3504, reason });
+      expect((await c.waitFor((m) => m.push?.disconnect)).push.disconnect).toEqual({ code: 3504, reason });
+      expect(await c.waitClosed()).toBe(3504);
+      expect(Buffer.byteLength(c.closeReason)).toBeLessThanOrEqual(123);
+      expect(c.closeReason.length).toBeGreaterThan(0);
+      expect(reason.startsWith(c.closeReason)).toBe(true);
+      expect(hub.node.hub.session(client)).toBeUndefined();
+    });
+
+    it("a server disconnect with a code a close frame cannot carry still closes the socket", async () => {
+      const c = await TestWsClient.connect(hub.wsUrl);
+      const client = c.messages[0].connect.client;
+      hub.node.disconnectUser({ user: "", client, code: 5, reason: "odd code" });
+      expect((await c.waitFor((m) => m.push?.disconnect)).push.disconnect).toMatchObject({ code: 5, reason: "odd code" });
+      expect(await c.waitClosed(1000)).toBe(1006);
+      expect(hub.node.hub.session(client)).toBeUndefined();
+    });
+
     it("invalid channel name and double subscribe", async () => {
       const c = await TestWsClient.connect(hub.wsUrl);
       expect((await c.call({ subscribe: { channel: "no spaces" } })).error.code).toBe(107);
@@ -198,14 +221,32 @@ describe("SSE and long-polling", () => {
     const first = await fetch(`${hub.httpUrl}/connection/poll?channel=lp:1`);
     const lines = (await first.text()).trim().split("\n").map((l) => JSON.parse(l));
     const client = lines[0].connect.client;
+    const secret = first.headers.get("X-Poll-Secret");
     expect(lines[1]).toMatchObject({ id: 1, subscribe: {} });
-    const next = fetch(`${hub.httpUrl}/connection/poll?client=${client}`);
+    const next = fetch(`${hub.httpUrl}/connection/poll?client=${client}&secret=${secret}`);
     await new Promise((r) => setTimeout(r, 100));
     await api("publish", { channel: "lp:1", data: { n: 1 } });
     const got = (await (await next).text()).trim().split("\n").map((l) => JSON.parse(l));
     expect(got[0].push).toMatchObject({ channel: "lp:1", pub: { data: { n: 1 } } });
     const gone = await fetch(`${hub.httpUrl}/connection/poll?client=nope`);
     expect(gone.status).toBe(404);
+  });
+  it("a long-poll session answers only to its secret, not to the public client id", async () => {
+    const first = await fetch(`${hub.httpUrl}/connection/poll?channel=nojl:lp-secret`);
+    const client = JSON.parse((await first.text()).split("\n")[0]!).connect.client;
+    const secret = first.headers.get("X-Poll-Secret")!;
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await api("publish", { channel: "nojl:lp-secret", data: { n: 1 } });
+    const unknown = await fetch(`${hub.httpUrl}/connection/poll?client=nope&secret=${secret}`);
+    const unknownBody = await unknown.json();
+    for (const query of [`client=${client}`, `client=${client}&secret=`, `client=${client}&secret=${secret.slice(0, -1)}x`]) {
+      const thief = await fetch(`${hub.httpUrl}/connection/poll?${query}&timeout=0`);
+      expect(thief.status).toBe(404);
+      expect(await thief.json()).toEqual(unknownBody);
+    }
+    const own = await fetch(`${hub.httpUrl}/connection/poll?client=${client}&secret=${secret}`);
+    const got = (await own.text()).trim().split("\n").map((l) => JSON.parse(l));
+    expect(got.map((m) => m.push?.pub?.data)).toEqual([{ n: 1 }]);
   });
 });
 
@@ -260,5 +301,46 @@ describe("graceful shutdown", () => {
     const d = await c.waitFor((m) => m.push?.disconnect);
     expect(d.push.disconnect).toEqual({ code: 3001, reason: "shutdown", reconnect: true });
     expect(await c.waitClosed()).toBe(3001);
+  });
+
+  it("tells SSE and long-poll clients to reconnect", async () => {
+    const h = await startTestHub({ namespaces: [defaultNamespace("nojl")] });
+    const stream = readSse(`${h.httpUrl}/connection/sse?channel=nojl:bye`, 3);
+    const first = await fetch(`${h.httpUrl}/connection/poll?channel=nojl:bye`);
+    const client = JSON.parse((await first.text()).split("\n")[0]!).connect.client;
+    const next = fetch(`${h.httpUrl}/connection/poll?client=${client}&secret=${first.headers.get("X-Poll-Secret")}`);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await h.stop();
+    // Ended streams leave idle keep-alive connections: they must not hold the shutdown window.
+    expect(Date.now() - t0).toBeLessThan(h.config.shutdownTimeoutSeconds * 1000 - 1000);
+    const disconnect = { code: 3001, reason: "shutdown", reconnect: true };
+    const { events, close } = await stream;
+    close();
+    expect(events[2]!.data.push.disconnect).toEqual(disconnect);
+    const polled = (await (await next).text()).trim().split("\n").map((l) => JSON.parse(l));
+    expect(polled.at(-1).push.disconnect).toEqual(disconnect);
+  });
+
+  it("answers the HTTP API with 503 while shutting down", async () => {
+    const h = await startTestHub();
+    const socket = net.connect(Number(new URL(h.httpUrl).port), "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    // A request whose headers are still arriving when the shutdown starts.
+    socket.write("POST /api/publish HTTP/1.1\r\nHost: hub\r\n");
+    await new Promise((r) => setTimeout(r, 50));
+    const stopped = h.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    const body = JSON.stringify({ channel: "late", data: {} });
+    let response = "";
+    socket.on("data", (chunk) => (response += chunk.toString()));
+    const ended = new Promise((r) => socket.once("close", r));
+    socket.end(`Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    await ended;
+    await stopped;
+    expect(response).toMatch(/^HTTP\/1\.1 503 /);
+    expect(JSON.parse(response.slice(response.indexOf("\r\n\r\n") + 4))).toEqual({
+      error: { code: 108, message: expect.stringMatching(/shutting down/), temporary: true },
+    });
   });
 });
