@@ -30,6 +30,7 @@ import type { Subscriber } from "../hub.js";
 import type { HubNode } from "../node.js";
 import type { Frame } from "../transport/frame.js";
 import { randomUUID } from "node:crypto";
+import { checkIdempotencyKey } from "../idempotency.js";
 
 /** Most channels in one Broadcast or one Subscribe stream. */
 export const MAX_CHANNELS_PER_REQUEST = 1000;
@@ -42,6 +43,12 @@ export class ServerApi {
   constructor(private readonly node: HubNode) {}
 
   async publish(req: PublishRequest): Promise<PublishResponse> {
+    checkIdempotencyKey(req.idempotencyKey);
+    return this.publishOne(req);
+  }
+
+  /** Publish without the key check: Broadcast checks the caller's key once, then extends it per channel. */
+  private async publishOne(req: PublishRequest): Promise<PublishResponse> {
     validateChannel(req.channel);
     const pos = await this.node.publish(req.channel, req.data, {
       tags: req.tags,
@@ -55,10 +62,11 @@ export class ServerApi {
     if (req.channels.length === 0) throw errBadRequest("channels is required");
     if (req.channels.length > MAX_CHANNELS_PER_REQUEST)
       throw errBadRequest(`at most ${MAX_CHANNELS_PER_REQUEST} channels per broadcast`);
+    checkIdempotencyKey(req.idempotencyKey);
     const results = await Promise.all(
       req.channels.map(async (channel) => {
         try {
-          const r = await this.publish({
+          const r = await this.publishOne({
             channel,
             data: req.data,
             idempotencyKey: req.idempotencyKey ? req.idempotencyKey + channel : "",

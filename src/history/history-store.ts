@@ -14,7 +14,7 @@ export interface ReadOptions {
   limit: number;
   /** Newest first. */
   reverse?: boolean;
-  /** TTL for the epoch of a stream that does not exist yet (created so it can be recovered later). */
+  /** TTL of the stream a later first append would start: the epoch returned for a stream not written yet lasts that long. */
   ttlSeconds?: number;
 }
 

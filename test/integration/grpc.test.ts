@@ -53,6 +53,18 @@ describe("HubService over gRPC", () => {
     c.close();
   });
 
+  it("an idempotency key over 256 bytes is INVALID_ARGUMENT on Publish and Broadcast; 256 bytes with a long channel is fine", async () => {
+    const long = "k".repeat(257);
+    const err = await errOf(g.call("publish", pubReq("g:idem-long", 1, { idempotencyKey: long })));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(/at most 256 bytes/);
+    const b = { channels: ["g:idem-long"], data: Buffer.from("1"), skipHistory: false, tags: {} };
+    expect((await errOf(g.call("broadcast", { ...b, idempotencyKey: long }))).code).toBe(status.INVALID_ARGUMENT);
+    // Broadcast extends the key per channel internally: the caller's limit is what counts.
+    const r: any = await g.call("broadcast", { ...b, channels: [`g:${"c".repeat(200)}`], idempotencyKey: "k".repeat(256) });
+    expect(r.results[0].error).toBeUndefined();
+  });
+
   it("skip_history delivers without keeping", async () => {
     const r: any = await g.call("publish", pubReq("g:skip", 1, { skipHistory: true }));
     expect(r.offset).toBe("0");
