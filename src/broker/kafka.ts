@@ -14,8 +14,12 @@ export interface KafkaBrokerOptions {
   createTopics: boolean;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
-  /** Most messages waiting for the producer; past it publish fails at once. */
+  /** Most messages waiting for the producer; past it publish fails at once. Default 10,000. */
   maxPending?: number;
+  /** Most payload bytes waiting for or in the producer; past it publish fails at once. Default 64 MiB. */
+  maxPendingBytes?: number;
+  /** First delay before recreating a consumer kafkajs gave up on; doubles up to 30 s. Default 1000. */
+  consumerRestartDelayMs?: number;
 }
 
 /** FNV-1a: a stable, cheap hash so every node maps a channel to the same topic. */
@@ -31,6 +35,7 @@ function fnv1a(s: string): number {
 interface Pending {
   topic: string;
   message: Message;
+  bytes: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -44,26 +49,39 @@ interface Pending {
  *
  * Trade-off: batching and the consumer's fetch loop add latency (a few ms at low rate, more
  * under `maxWaitTimeInMs`) in exchange for throughput and durability of the log.
+ *
+ * healthy() is false after a failed send until a send succeeds, and while the consumer is out
+ * of its group. kafkajs restarts a consumer after retriable errors only; after the others this
+ * class recreates it, with backoff, resuming after what it delivered.
  */
 export class KafkaBroker implements Broker {
   readonly kind = "kafka";
   private readonly kafka: Kafka;
   private readonly producer: Producer;
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private readonly topicNames: string[];
   private handler: EnvelopeHandler | null = null;
   private queue: Pending[] = [];
+  private queuedBytes = 0;
   private flushing = false;
   private producerUp = false;
   private consumerUp = false;
+  /** The last sendBatch failed and none succeeded since. */
+  private sendFailing = false;
   private closed = false;
   private readonly maxPending: number;
+  private readonly maxPendingBytes: number;
+  /** Where each partition resumes if this node has to recreate its consumer: after what it delivered. */
+  private readonly resumeAt = new Map<string, { topic: string; partition: number; offset: string }>();
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restartAttempts = 0;
 
   constructor(
     private readonly opts: KafkaBrokerOptions,
     private readonly log: Logger,
   ) {
     this.maxPending = opts.maxPending ?? 10_000;
+    this.maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024;
     this.topicNames = Array.from({ length: opts.topics }, (_, i) => `${opts.prefix}.${i}`);
     this.kafka = new Kafka({
       clientId: `realtime-hub-${opts.nodeId}`,
@@ -71,21 +89,63 @@ export class KafkaBroker implements Broker {
       logLevel: logLevel.NOTHING,
       retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2000 },
     });
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: true });
-    this.consumer = this.kafka.consumer({
-      groupId: `${opts.prefix}-node-${opts.nodeId}`,
-      sessionTimeout: opts.sessionTimeoutMs,
-      heartbeatInterval: opts.heartbeatIntervalMs,
+    // Where topics are managed for us, a typo'd prefix must fail publishes, not create topics.
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: opts.createTopics });
+    this.consumer = this.createConsumer();
+    this.producer.on(this.producer.events.CONNECT, () => (this.producerUp = true));
+    this.producer.on(this.producer.events.DISCONNECT, () => (this.producerUp = false));
+  }
+
+  private createConsumer(): Consumer {
+    const c = this.kafka.consumer({
+      groupId: `${this.opts.prefix}-node-${this.opts.nodeId}`,
+      sessionTimeout: this.opts.sessionTimeoutMs,
+      heartbeatInterval: this.opts.heartbeatIntervalMs,
       maxWaitTimeInMs: 100,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 3000 },
     });
-    this.producer.on(this.producer.events.CONNECT, () => (this.producerUp = true));
-    this.producer.on(this.producer.events.DISCONNECT, () => (this.producerUp = false));
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => (this.consumerUp = true));
-    this.consumer.on(this.consumer.events.CRASH, (e) => {
-      this.consumerUp = false;
-      this.log.warn({ err: e.payload.error }, "kafka consumer crashed; kafkajs restarts it");
+    // Events of a consumer already replaced (it crashed, a new one runs) are stale.
+    c.on(c.events.GROUP_JOIN, () => {
+      if (c !== this.consumer) return;
+      this.consumerUp = true;
+      this.restartAttempts = 0;
     });
+    c.on(c.events.CRASH, (e) => {
+      if (c !== this.consumer) return;
+      this.consumerUp = false;
+      if (e.payload.restart) {
+        this.log.warn({ err: e.payload.error }, "kafka consumer crashed; kafkajs restarts it");
+        return;
+      }
+      // kafkajs does not restart after a non-retriable error: without this the node would
+      // silently stop receiving from the cluster for good.
+      this.log.error({ err: e.payload.error }, "kafka consumer crashed and kafkajs gave up; recreating it");
+      this.scheduleConsumerRestart();
+    });
+    return c;
+  }
+
+  private scheduleConsumerRestart(): void {
+    if (this.closed || this.restartTimer) return;
+    const delay = Math.min((this.opts.consumerRestartDelayMs ?? 1000) * 2 ** this.restartAttempts++, 30_000);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.restartConsumer();
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  private async restartConsumer(): Promise<void> {
+    const old = this.consumer;
+    this.consumer = this.createConsumer();
+    await old.disconnect().catch(() => undefined);
+    if (this.closed) return;
+    try {
+      await this.runConsumer(this.consumer, [...this.resumeAt.values()]);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "kafka consumer restart failed; trying again");
+      this.scheduleConsumerRestart();
+    }
   }
 
   topicOf(channel: string): string {
@@ -117,43 +177,63 @@ export class KafkaBroker implements Broker {
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    await this.consumer.run({
+    for (const l of latest) this.resumeAt.set(`${l.topic}:${l.partition}`, l);
+    // Realtime: start at what was the end of each partition when this node started.
+    await this.runConsumer(this.consumer, latest, true);
+  }
+
+  /** Runs `c` (connecting and subscribing it first unless `connected`) and seeks to `from`. */
+  private async runConsumer(c: Consumer, from: Array<{ topic: string; partition: number; offset: string }>, connected = false): Promise<void> {
+    if (!connected) {
+      await c.connect();
+      await c.subscribe({ topics: this.topicNames, fromBeginning: false });
+    }
+    await c.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         let last: string | undefined;
         for (const m of batch.messages) {
           if (!isRunning() || isStale()) break;
-          if (m.value) {
-            try {
-              this.handler?.(BrokerEnvelope.decode(m.value));
-            } catch (err) {
-              this.log.warn({ err, topic: batch.topic }, "undecodable broker message dropped");
-            }
-          }
+          if (m.value) this.deliver(m.value, batch.topic);
           resolveOffset(m.offset);
           last = m.offset;
         }
-        // Committed after delivery: a restart resumes after what was delivered.
-        if (last !== undefined)
-          await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) }]);
+        if (last !== undefined) {
+          const next = { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) };
+          this.resumeAt.set(`${next.topic}:${next.partition}`, next);
+          // Committed after delivery: a restart resumes after what was delivered.
+          await c.commitOffsets([next]);
+        }
         await heartbeat();
       },
     });
-    // Realtime: start at what was the end of each partition when this node started.
-    for (const l of latest) this.consumer.seek(l);
+    for (const l of from) c.seek(l);
+  }
+
+  /**
+   * Hands one message to the node. It must not throw: kafkajs treats a TypeError escaping
+   * eachBatch as non-retriable and stops the consumer (tests override this to provoke that).
+   */
+  protected deliver(value: Buffer, topic: string): void {
+    try {
+      this.handler?.(BrokerEnvelope.decode(value));
+    } catch (err) {
+      this.log.warn({ err, topic }, "undecodable broker message dropped");
+    }
   }
 
   publish(envelope: BrokerEnvelope): Promise<void> {
     if (this.closed) return Promise.reject(new Error("kafka broker closed"));
-    if (this.queue.length >= this.maxPending) return Promise.reject(new Error("kafka producer queue full (broker down or too slow)"));
+    if (this.queue.length >= this.maxPending)
+      return Promise.reject(new Error(`kafka producer queue full: ${this.queue.length} messages waiting (broker down or too slow)`));
+    const value = Buffer.from(BrokerEnvelope.encode(envelope).finish());
+    // A count alone would let a few thousand large payloads take gigabytes.
+    if (this.queuedBytes + value.length > this.maxPendingBytes)
+      return Promise.reject(new Error(`kafka producer queue full: ${this.queuedBytes + value.length} bytes would wait, limit ${this.maxPendingBytes} (broker down or too slow)`));
+    this.queuedBytes += value.length;
     return new Promise((resolve, reject) => {
-      this.queue.push({
-        topic: this.topicOf(envelope.channel),
-        message: { key: envelope.channel, value: Buffer.from(BrokerEnvelope.encode(envelope).finish()) },
-        resolve,
-        reject,
-      });
+      this.queue.push({ topic: this.topicOf(envelope.channel), message: { key: envelope.channel, value }, bytes: value.length, resolve, reject });
       if (!this.flushing) setImmediate(() => void this.flush());
       this.flushing = true;
     });
@@ -175,12 +255,25 @@ export class KafkaBroker implements Broker {
         compression: this.opts.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
         acks: 1,
       });
+      this.sendFailing = false;
+      this.settled(batch);
       for (const p of batch) p.resolve();
     } catch (err) {
+      // The producer stays "connected" while it cannot send; only a send tells. The node
+      // announces itself through the broker periodically, so a success comes soon after
+      // the cluster is back even without client traffic.
+      if (!this.sendFailing) this.log.warn({ err: (err as Error).message }, "kafka send failed; reporting unhealthy until a send succeeds");
+      this.sendFailing = true;
+      this.settled(batch);
       for (const p of batch) p.reject(err);
     }
     if (this.queue.length > 0) setImmediate(() => void this.flush());
     else this.flushing = false;
+  }
+
+  /** Bytes count until the broker answered: a batch in flight holds its memory too. */
+  private settled(batch: Pending[]): void {
+    for (const p of batch) this.queuedBytes -= p.bytes;
   }
 
   async subscribe(_channel: string): Promise<void> {
@@ -190,12 +283,13 @@ export class KafkaBroker implements Broker {
   async unsubscribe(_channel: string): Promise<void> {}
 
   healthy(): boolean {
-    return this.producerUp && this.consumerUp;
+    return this.producerUp && this.consumerUp && !this.sendFailing;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.handler = null;
+    clearTimeout(this.restartTimer);
     await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect()]);
   }
 }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { brokerContract } from "../contract/broker.js";
-import { KafkaBroker } from "../../src/broker/kafka.js";
+import { KafkaBroker, type KafkaBrokerOptions } from "../../src/broker/kafka.js";
+import type { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
 import { startKafkaMock } from "../helpers/processes.js";
 
 const prefix = "rhk";
@@ -46,3 +47,105 @@ brokerContract("kafka", async () => {
   };
   return b;
 }, { consumesAll: true });
+
+const pub = (channel: string, n: number, size = 1): BrokerEnvelope => ({
+  origin: "t",
+  channel,
+  publication: { data: Buffer.alloc(size, String(n)), offset: "0", epoch: "", tags: {}, info: undefined, time: "0" },
+});
+
+async function until(cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("Kafka producer bounds", () => {
+  it("fails a publish at once when the waiting payloads would pass maxPendingBytes", async () => {
+    const b = new KafkaBroker(
+      { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId: `n${n++}`, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, maxPendingBytes: 1000 },
+      pino({ level: "silent" }),
+    );
+    try {
+      // Never started: the first publish waits (then fails), which is all this needs.
+      const first = b.publish(pub("big", 1, 600)).catch(() => undefined);
+      await expect(b.publish(pub("big", 2, 600))).rejects.toThrow(/bytes would wait, limit 1000/);
+      await first;
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+/** Throws a TypeError out of eachBatch once: kafkajs gives up on such a consumer (restart: false). */
+class CrashingOnceKafkaBroker extends KafkaBroker {
+  crashed = false;
+  protected override deliver(value: Buffer, topic: string): void {
+    if (!this.crashed) {
+      this.crashed = true;
+      throw new TypeError("provoked");
+    }
+    super.deliver(value, topic);
+  }
+}
+
+describe("Kafka consumer crash", () => {
+  it("recreates a consumer kafkajs gave up on, reports unhealthy meanwhile, and loses nothing", async () => {
+    const options: Omit<KafkaBrokerOptions, "nodeId"> = { brokers: [kafka.bootstrap], prefix, topics: 4, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, consumerRestartDelayMs: 100 };
+    const a = new KafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
+    const b = new CrashingOnceKafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
+    const got: BrokerEnvelope[] = [];
+    try {
+      await a.start(() => undefined);
+      await b.start((e) => got.push(e));
+      await until(() => a.healthy() && b.healthy());
+      const channel = `crash-${Math.random().toString(36).slice(2, 8)}`;
+      await a.publish(pub(channel, 1));
+      await until(() => b.crashed);
+      await until(() => !b.healthy(), 5000);
+      await until(() => b.healthy(), 30_000);
+      await a.publish(pub(channel, 2));
+      await until(() => got.filter((e) => e.channel === channel).length >= 2, 30_000);
+      // The message that crashed it was not committed, so the new consumer delivers it again.
+      expect(got.filter((e) => e.channel === channel).map((e) => e.publication!.data.toString())).toEqual(["1", "2"]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
+});
+
+describe("Kafka health", () => {
+  it("reports unhealthy after a failed send until a send succeeds again", async () => {
+    const a = create();
+    const b = create();
+    const got: BrokerEnvelope[] = [];
+    try {
+      await a.start(() => undefined);
+      await b.start((e) => got.push(e));
+      await until(() => a.healthy() && b.healthy());
+      kafka.down(1);
+      // The mock takes the command asynchronously: publishes may still succeed for a moment.
+      for (let i = 0; await b.publish(pub("h", 1)).then(() => true, () => false); i++)
+        if (i > 100) throw new Error("publishes kept succeeding with the broker down");
+      expect(b.healthy()).toBe(false);
+      kafka.up(1);
+      // b consumes again (what a publishes reaches it), yet its producer has not shown it can send.
+      for (let i = 0; !got.some((e) => e.channel === "h-after"); i++) {
+        await a.publish(pub("h-after", 2)).catch(() => undefined);
+        if (i > 300) throw new Error("b did not consume again");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(b.healthy()).toBe(false);
+      for (let i = 0; !(await b.publish(pub("h", 3)).then(() => true, () => false)); i++)
+        if (i > 100) throw new Error("b could not publish again");
+      expect(b.healthy()).toBe(true);
+    } finally {
+      kafka.up(1);
+      await a.close();
+      await b.close();
+    }
+  }, 90_000);
+});
