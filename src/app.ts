@@ -99,7 +99,14 @@ async function createBackends(config: Config, opts: StartOptions, log: Logger) {
 export async function startHub(config: Config, opts: StartOptions = {}): Promise<RunningHub> {
   const log = opts.log ?? createLogger(config);
   const backends = await createBackends(config, opts, log);
-  const node = new HubNode({ config, log, ...backends });
+  // Offsets mean the same on every node only when the history store is shared.
+  const sharedHistory = config.history === "redis" || config.broker === "memory";
+  if (!sharedHistory)
+    log.warn(
+      { broker: config.broker, history: config.history },
+      "history in memory with a cluster broker: each node numbers publications itself, so a client recovers only on the node it used; use history: redis",
+    );
+  const node = new HubNode({ config, log, sharedHistory, ...backends });
   try {
     await node.start();
   } catch (err) {

@@ -8,6 +8,7 @@ import type { DisconnectRequest, UnsubscribeRequest, NodeInfo } from "./gen/real
 import type { ClientInfo, Publication, StreamPosition } from "./gen/realtime/v1/types.js";
 import { DisconnectCode } from "./gen/realtime/v1/types.js";
 import { ChannelRules } from "./channel.js";
+import { ChannelOrder } from "./channel-order.js";
 import { Disconnect, errNotAvailable } from "./errors.js";
 import { Hub, type Subscriber } from "./hub.js";
 import { IdempotencyCache } from "./idempotency.js";
@@ -35,12 +36,25 @@ export interface NodeDeps {
   historyPublisher?: HistoryPublisher | undefined;
   presence: PresenceStore;
   history: HistoryStore;
+  /**
+   * Whether every node reads the same history, so offsets mean the same everywhere: then
+   * delivery is put in offset order and gaps are filled from history. Default true (one node).
+   */
+  sharedHistory?: boolean | undefined;
   log: Logger;
 }
 
 const NO_POSITION: StreamPosition = { offset: "0", epoch: "" };
 /** How often a node announces itself to the cluster. */
 const ANNOUNCE_INTERVAL_MS = 5000;
+/**
+ * How long a publication waits behind a gap before the node reads the gap from history. Brokers
+ * reorder publications of different publishers by a few milliseconds; a gap still open after
+ * this is a loss.
+ */
+export const GAP_WAIT_MS = 300;
+/** Retry delay of a gap fill whose history read failed (history store down). */
+const GAP_RETRY_MS = 1000;
 
 /**
  * One hub process. broadcast() appends to history, publishes through the broker and delivers
@@ -63,11 +77,12 @@ export class HubNode {
   private presenceTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = Date.now();
   private closed = false;
+  private readonly sharedHistory: boolean;
   /**
-   * Last stream position delivered here, per history channel with local subscribers: drops
-   * duplicates, and tells what to fetch from history after a broker outage.
+   * Per history channel with local subscribers: what was delivered here last, and what waits
+   * behind a gap. Drops duplicates and tells what to fetch from history after an outage.
    */
-  private readonly positions = new Map<string, ChannelPosition>();
+  private readonly orders = new Map<string, ChannelOrder>();
   /** Counters for /metrics and tests. */
   readonly counters = {
     published: 0,
@@ -76,7 +91,10 @@ export class HubNode {
     fromBroker: 0,
     echoesDropped: 0,
     duplicatesDropped: 0,
+    /** Publications delivered from history to close a gap. */
     recoveredAfterReconnect: 0,
+    /** Gaps history could not fill (the channel's clients were told to recover). */
+    gapsLost: 0,
     brokerPublished: 0,
   };
   /** Other nodes of the cluster, from their announcements, with when they were last heard. */
@@ -91,13 +109,17 @@ export class HubNode {
     this.historyPublisher = deps.historyPublisher;
     this.presenceStore = deps.presence;
     this.historyStore = deps.history;
+    this.sharedHistory = deps.sharedHistory ?? true;
     this.log = deps.log;
     this.idempotency = new IdempotencyCache(deps.config.idempotencyWindowSeconds * 1000);
   }
 
   async start(): Promise<void> {
     await this.broker.start((env) => this.onEnvelope(env));
-    if (isReconnectNotifier(this.broker)) this.broker.onReconnect(() => void this.fillGaps());
+    if (isReconnectNotifier(this.broker))
+      this.broker.onReconnect(() => {
+        for (const channel of this.orders.keys()) void this.fillGap(channel);
+      });
     this.announce();
     this.announceTimer = setInterval(() => this.announce(), ANNOUNCE_INTERVAL_MS);
     this.announceTimer.unref();
@@ -166,58 +188,98 @@ export class HubNode {
     });
   }
 
-  /** Encodes the publication once and writes the same bytes to every local subscriber. */
+  /**
+   * Delivers a publication to local subscribers: in offset order and once each when offsets
+   * are shared, so a publication behind a gap waits (see ChannelOrder).
+   */
   deliverPublication(channel: string, pub: Publication): void {
-    if (pub.offset !== "0" && this.hub.has(channel)) {
-      let pos = this.positions.get(channel);
-      if (!pos || pos.epoch !== pub.epoch) this.positions.set(channel, (pos = new ChannelPosition(pub.epoch, 0)));
-      // Exact duplicates only (a gap fill racing the broker): publications of different
-      // publishers may arrive out of offset order and must still be delivered.
-      if (!pos.see(Number(pub.offset))) {
-        this.counters.duplicatesDropped++;
-        return;
-      }
+    if (!this.sharedHistory || pub.offset === "0" || !this.hub.has(channel)) return this.writePublication(channel, pub);
+    let order = this.orders.get(channel);
+    if (!order || order.epoch !== pub.epoch) {
+      // A new epoch is a new stream (history was lost): it starts where this publication is.
+      order?.dispose();
+      this.orders.set(channel, (order = new ChannelOrder(pub.epoch, Number(pub.offset) - 1)));
     }
+    const ready = order.accept(pub);
+    if (ready === null) {
+      this.counters.duplicatesDropped++;
+      return;
+    }
+    for (const p of ready) this.writePublication(channel, p);
+    if (order.overfull) void this.fillGap(channel);
+    else if (order.waiting && !order.timer) this.scheduleFill(channel, order, GAP_WAIT_MS);
+  }
+
+  /** Encodes the publication once and writes the same bytes to every local subscriber. */
+  private writePublication(channel: string, pub: Publication): void {
     this.counters.delivered += this.hub.broadcast(channel, publicationFrame(channel, pub));
   }
 
   /** A client subscribed at this stream position (the first one sets the channel's position). */
   notePosition(channel: string, position: StreamPosition): void {
-    if (position.epoch && !this.positions.has(channel))
-      this.positions.set(channel, new ChannelPosition(position.epoch, Number(position.offset)));
+    if (this.sharedHistory && position.epoch && !this.orders.has(channel) && this.hub.has(channel))
+      this.orders.set(channel, new ChannelOrder(position.epoch, Number(position.offset)));
+  }
+
+  private scheduleFill(channel: string, order: ChannelOrder, ms: number): void {
+    clearTimeout(order.timer);
+    order.timer = setTimeout(() => void this.fillGap(channel), ms);
+    order.timer.unref();
   }
 
   /**
-   * After a broker outage: deliver from history what local subscribers missed, in order; where
-   * history cannot say (new epoch, trimmed), make those clients reconnect and recover, so the
-   * gap is visible to them (recovered=false) instead of silent.
+   * Reads from history what this node has not delivered of `channel` (a gap, or what passed
+   * while the broker was down) and delivers it in order. Where history cannot say (new epoch,
+   * trimmed), the channel's clients are made to reconnect and recover, so the gap is visible
+   * to them (recovered=false) instead of silent.
    */
-  private async fillGaps(): Promise<void> {
-    for (const [channel, pos] of [...this.positions]) {
-      try {
-        const ns = this.rules.options(channel);
-        if (ns.historySize <= 0) continue;
-        const r = await this.historyStore.read(channel, {
-          since: { offset: String(pos.max), epoch: pos.epoch },
-          limit: ns.historySize,
-          ttlSeconds: ns.historyTtlSeconds,
-        });
-        const first = r.publications[0];
-        const lost = r.position.epoch !== pos.epoch || (first !== undefined && Number(first.offset) !== pos.max + 1);
-        if (lost) {
-          this.positions.delete(channel);
-          const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_INSUFFICIENT_STATE, "insufficient state: reconnect and recover");
-          for (const s of this.hub.subscribersOf(channel)) (s as Partial<ControllableSubscriber>).disconnect?.(d);
-          continue;
-        }
-        for (const pub of r.publications) {
-          this.counters.recoveredAfterReconnect++;
-          this.deliverPublication(channel, pub);
-        }
-      } catch (err) {
-        this.log.warn({ err, channel }, "could not fill a gap after the broker reconnected");
-      }
+  private async fillGap(channel: string): Promise<void> {
+    const order = this.orders.get(channel);
+    if (!order) return;
+    clearTimeout(order.timer);
+    order.timer = undefined;
+    const ns = this.rules.options(channel);
+    // Live delivery goes on during the read: compare the answer with what was asked.
+    const from = order.last;
+    let r: ReadResult;
+    try {
+      r = await this.historyStore.read(channel, {
+        since: { offset: String(from), epoch: order.epoch },
+        limit: ns.historySize,
+        ttlSeconds: ns.historyTtlSeconds,
+      });
+    } catch (err) {
+      if (this.orders.get(channel) !== order) return;
+      this.log.warn({ err, channel }, "could not read history to fill a gap; will retry");
+      if (order.overfull) this.lose(channel, order);
+      else this.scheduleFill(channel, order, GAP_RETRY_MS);
+      return;
     }
+    if (this.orders.get(channel) !== order) return;
+    const first = r.publications[0];
+    if (r.position.epoch !== order.epoch || (first !== undefined && Number(first.offset) !== from + 1)) {
+      this.log.warn({ channel, epoch: order.epoch, from, history: r.position, first: first?.offset }, "a gap history cannot fill");
+      return this.lose(channel, order);
+    }
+    for (const pub of r.publications) {
+      const ready = order.accept(pub);
+      if (!ready) continue;
+      this.counters.recoveredAfterReconnect++;
+      for (const p of ready) this.writePublication(channel, p);
+    }
+    // Still waiting: history does not have what is missing.
+    if (order.waiting) {
+      this.log.warn({ channel, epoch: order.epoch, delivered: order.last, history: r.position }, "a gap history cannot fill");
+      this.lose(channel, order);
+    }
+  }
+
+  private lose(channel: string, order: ChannelOrder): void {
+    order.dispose();
+    this.orders.delete(channel);
+    this.counters.gapsLost++;
+    const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_INSUFFICIENT_STATE, "insufficient state: reconnect and recover");
+    for (const s of this.hub.subscribersOf(channel)) (s as Partial<ControllableSubscriber>).disconnect?.(d);
   }
 
   private deliverJoinLeave(channel: string, kind: "join" | "leave", info: ClientInfo): void {
@@ -249,7 +311,8 @@ export class HubNode {
 
   async unsubscribe(channel: string, s: Subscriber): Promise<void> {
     if (this.hub.unsubscribe(channel, s)) {
-      this.positions.delete(channel);
+      this.orders.get(channel)?.dispose();
+      this.orders.delete(channel);
       await this.broker.unsubscribe(channel);
     }
   }
@@ -401,6 +464,8 @@ export class HubNode {
     this.closed = true;
     clearInterval(this.presenceTimer);
     clearInterval(this.announceTimer);
+    for (const order of this.orders.values()) order.dispose();
+    this.orders.clear();
     const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_SHUTDOWN, "shutdown");
     for (const s of [...this.hub.allSessions()]) (s as ControllableSubscriber).disconnect(d);
     this.idempotency.close();
@@ -414,29 +479,6 @@ export class HubNode {
 
   get isClosed(): boolean {
     return this.closed;
-  }
-}
-
-/** The last offsets delivered for one channel: a bounded window, for exact de-duplication. */
-class ChannelPosition {
-  private static readonly WINDOW = 512;
-  private readonly recent = new Set<number>();
-  private readonly order: number[] = [];
-
-  constructor(
-    readonly epoch: string,
-    /** Highest offset delivered (or the subscribe position): where a gap fill starts. */
-    public max: number,
-  ) {}
-
-  /** Records `offset`; false when it was delivered already. */
-  see(offset: number): boolean {
-    if (this.recent.has(offset)) return false;
-    this.recent.add(offset);
-    this.order.push(offset);
-    if (this.order.length > ChannelPosition.WINDOW) this.recent.delete(this.order.shift()!);
-    if (offset > this.max) this.max = offset;
-    return true;
   }
 }
 

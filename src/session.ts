@@ -45,9 +45,22 @@ interface Subscription {
   info: ClientInfo;
   /** Frames that arrived while subscribing; flushed after the subscribe reply. */
   pending: Frame[] | null;
-  /** Top of the stream sent in the subscribe reply (drops buffered duplicates). */
+  /**
+   * Stream position this client has: the subscribe reply's, then each publication's. A
+   * publication at or below it is a duplicate (buffered while subscribing, or recovered in
+   * the reply and then delivered live) and is not sent.
+   */
   epoch: string;
   offset: number;
+}
+
+/** Moves `sub` to the frame's stream position; false when the client has that publication already. */
+function advance(sub: Subscription, frame: Frame): boolean {
+  if (frame.offset === 0) return true;
+  if (frame.epoch === sub.epoch && frame.offset <= sub.offset) return false;
+  sub.epoch = frame.epoch;
+  sub.offset = frame.offset;
+  return true;
 }
 
 type Result = Omit<Reply, "id" | "error">;
@@ -295,11 +308,7 @@ export class Session implements ControllableSubscriber {
     if (!sub?.pending) return;
     const frames = sub.pending;
     sub.pending = null;
-    for (const f of frames) {
-      const pub = f.reply.push?.pub;
-      if (pub && pub.epoch === sub.epoch && pub.offset !== "0" && Number(pub.offset) <= sub.offset) continue;
-      this.write(f);
-    }
+    for (const f of frames) if (advance(sub, f)) this.write(f);
   }
 
   async unsubscribe(channel: string): Promise<void> {
@@ -343,7 +352,7 @@ export class Session implements ControllableSubscriber {
     const sub = this.subs.get(channel);
     if (!sub) return;
     if (sub.pending) sub.pending.push(frame);
-    else this.write(frame);
+    else if (advance(sub, frame)) this.write(frame);
   }
 
   /** Writes a frame unless the client has fallen too far behind, which closes it instead. */

@@ -14,6 +14,9 @@ export class Frame {
     readonly reply: Reply,
     /** SSE event id (`<channel>:<epoch>:<offset>`) when the frame is a recoverable publication. */
     readonly eventId = "",
+    /** Stream position of a recoverable publication (offset 0 otherwise), parsed once for every subscriber. */
+    readonly offset = 0,
+    readonly epoch = "",
   ) {}
 
   /** The JSON text of the reply as UTF-8 bytes (WebSocket frame, long-poll line). */
@@ -34,7 +37,7 @@ export class Frame {
 /** The push frame of a publication; its SSE id lets a client resume with Last-Event-ID. */
 export function publicationFrame(channel: string, pub: Publication): Frame {
   const eventId = pub.offset !== "0" ? `${channel}:${pub.epoch}:${pub.offset}` : "";
-  return new Frame({ id: 0, error: undefined, push: { channel, pub } }, eventId);
+  return new Frame({ id: 0, error: undefined, push: { channel, pub } }, eventId, Number(pub.offset), pub.epoch);
 }
 
 /** Parses a `<channel>:<epoch>:<offset>` event id (the channel may itself hold ':'). */

@@ -16,6 +16,8 @@ export async function createTestNode(overrides: Partial<Config> = {}, bus?: Memo
     broker: new MemoryBroker(bus),
     presence: new MemoryPresenceStore(),
     history: new MemoryHistoryStore(),
+    // Nodes on one bus keep separate histories, so offsets differ between them.
+    sharedHistory: !bus,
     log: pino({ level: "silent" }),
   });
   await node.start();

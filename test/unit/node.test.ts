@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryBus } from "../../src/broker/memory.js";
-import type { HubNode } from "../../src/node.js";
+import { GAP_WAIT_MS, type HubNode } from "../../src/node.js";
+import type { Publication } from "../../src/gen/realtime/v1/types.js";
 import type { Subscriber } from "../../src/hub.js";
 import { createTestNode } from "../helpers/node.js";
 import { eventually } from "../helpers/fake-transport.js";
@@ -84,5 +85,96 @@ describe("node data path", () => {
     await n.subscribe("chat:1", recorder("2").s);
     expect(Object.keys(n.channels("chat:*"))).toEqual(["chat:1"]);
     expect(n.localInfo()).toMatchObject({ id: "info-node", broker: "memory", brokerHealthy: true, numChannels: 2 });
+  });
+
+  describe("delivery in offset order", () => {
+    /** A node with `n` publications stored in `channel`'s history, and a subscriber at offset 0. */
+    async function stored(channel: string, n: number) {
+      const node = await createTestNode();
+      nodes.push(node);
+      const pubs: Publication[] = [];
+      for (let i = 1; i <= n; i++) {
+        const pub: Publication = { data: Buffer.from(String(i)), offset: "0", epoch: "", tags: {}, info: undefined, time: "0" };
+        await node.historyStore.append(channel, pub, { size: 100, ttlSeconds: 60 });
+        pubs.push(pub);
+      }
+      const r = recorder("r");
+      const disconnects: number[] = [];
+      await node.subscribe(channel, Object.assign(r.s, { disconnect: (d: { code: number }) => disconnects.push(d.code), serverUnsubscribe() {} }));
+      node.notePosition(channel, { epoch: pubs[0]!.epoch, offset: "0" });
+      const offsets = () => r.got.map((f) => Number(f.push.pub.offset));
+      return { node, pubs, offsets, disconnects };
+    }
+
+    it("puts publications a broker reordered back in order, and drops duplicates", async () => {
+      const { node, pubs, offsets } = await stored("ord:1", 3);
+      node.deliverPublication("ord:1", pubs[1]!);
+      expect(offsets()).toEqual([]);
+      node.deliverPublication("ord:1", pubs[0]!);
+      node.deliverPublication("ord:1", pubs[0]!);
+      node.deliverPublication("ord:1", pubs[2]!);
+      node.deliverPublication("ord:1", pubs[1]!);
+      expect(offsets()).toEqual([1, 2, 3]);
+      expect(node.counters.duplicatesDropped).toBe(2);
+    });
+
+    it("fills a gap that stays open from history, in order", async () => {
+      const { node, pubs, offsets, disconnects } = await stored("ord:2", 4);
+      node.deliverPublication("ord:2", pubs[0]!);
+      node.deliverPublication("ord:2", pubs[3]!); // 2 and 3 never come through the broker
+      expect(offsets()).toEqual([1]);
+      await new Promise((r) => setTimeout(r, GAP_WAIT_MS / 2));
+      expect(offsets()).toEqual([1]);
+      await eventually(() => expect(offsets()).toEqual([1, 2, 3, 4]));
+      expect(node.counters.recoveredAfterReconnect).toBe(2);
+      expect(disconnects).toEqual([]);
+    });
+
+    it("tells subscribers to recover when history cannot fill the gap", async () => {
+      const { node, pubs, offsets, disconnects } = await stored("ord:3", 2);
+      node.deliverPublication("ord:3", pubs[0]!);
+      // Offset 4 of this epoch: 3 is in no history (trimmed, or the store lost it).
+      node.deliverPublication("ord:3", { ...pubs[1]!, offset: "4" });
+      await eventually(() => expect(disconnects).toEqual([3010]));
+      expect(offsets()).toEqual([1, 2]);
+      expect(node.counters.gapsLost).toBe(1);
+    });
+
+    it("does not mistake publications delivered while it reads the gap for a loss", async () => {
+      const { node, pubs, offsets, disconnects } = await stored("ord:5", 4);
+      const read = node.historyStore.read.bind(node.historyStore);
+      let reading!: () => void;
+      const started = new Promise<void>((r) => (reading = r));
+      node.historyStore.read = async (...args) => {
+        const r = await read(...args);
+        reading();
+        await new Promise((res) => setTimeout(res, 50));
+        return r;
+      };
+      node.deliverPublication("ord:5", pubs[0]!);
+      node.deliverPublication("ord:5", pubs[2]!);
+      await started;
+      // The late publication arrives while the fill's read is in flight.
+      node.deliverPublication("ord:5", pubs[1]!);
+      node.deliverPublication("ord:5", pubs[3]!);
+      await eventually(() => expect(offsets()).toEqual([1, 2, 3, 4]));
+      await new Promise((res) => setTimeout(res, 100));
+      expect(disconnects).toEqual([]);
+      expect(offsets()).toEqual([1, 2, 3, 4]);
+    });
+
+    it("retries a gap fill while history cannot be read", async () => {
+      const { node, pubs, offsets } = await stored("ord:4", 3);
+      const read = node.historyStore.read.bind(node.historyStore);
+      let failures = 0;
+      node.historyStore.read = async (...args) => {
+        if (failures++ < 1) throw new Error("history down");
+        return read(...args);
+      };
+      node.deliverPublication("ord:4", pubs[0]!);
+      node.deliverPublication("ord:4", pubs[2]!);
+      await eventually(() => expect(offsets()).toEqual([1, 2, 3]), 5000);
+      expect(failures).toBe(2);
+    });
   });
 });

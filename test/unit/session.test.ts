@@ -4,6 +4,7 @@ import { signToken } from "../../src/auth/jwt.js";
 import { defaultNamespace } from "../../src/config.js";
 import { createTestNode, createTestSession } from "../helpers/node.js";
 import { eventually } from "../helpers/fake-transport.js";
+import { publicationFrame } from "../../src/transport/frame.js";
 
 let node: HubNode;
 afterEach(async () => node && (await node.shutdown()));
@@ -213,6 +214,24 @@ describe("session", () => {
     expect(c.transport.reply(2).error.code).toBe(103);
     expect(c.transport.reply(3).error.code).toBe(103);
     expect(c.transport.reply(4).subscribe).toBeDefined();
+  });
+
+  it("never sends a client a publication at or below the position it has", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    await node.publish("dup:1", Buffer.from("1"));
+    await node.publish("dup:1", Buffer.from("2"));
+    a.send({ id: 2, subscribe: { channel: "dup:1", recover: true, epoch: "", offset: "0" } });
+    await eventually(() => expect(a.transport.reply(2).subscribe.offset).toBe("2"));
+    const { publications: [p1, p2] } = await node.history("dup:1", { limit: 10 });
+    // Delivered late by the node (a gap fill racing this subscribe): the client has them.
+    a.session.deliver("dup:1", publicationFrame("dup:1", p1!));
+    a.session.deliver("dup:1", publicationFrame("dup:1", p2!));
+    await node.publish("dup:1", Buffer.from("3"));
+    await eventually(() => expect(a.transport.pushes("pub")).toHaveLength(1));
+    a.session.deliver("dup:1", publicationFrame("dup:1", { ...p2!, offset: "3" }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(a.transport.pushes("pub").map((p: any) => p.pub.offset)).toEqual(["3"]);
   });
 
   it("reports a token's lifetime rounded down, so a refresh planned from it comes in time", async () => {
