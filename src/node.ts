@@ -123,7 +123,8 @@ export class HubNode {
     this.announce();
     this.announceTimer = setInterval(() => this.announce(), ANNOUNCE_INTERVAL_MS);
     this.announceTimer.unref();
-    const refreshMs = Math.max(1000, (this.config.presenceTtlSeconds * 1000) / 3);
+    // Three refreshes per TTL, so one slow or failed round does not let entries lapse.
+    const refreshMs = (this.config.presenceTtlSeconds * 1000) / 3;
     this.presenceTimer = setInterval(() => void this.refreshPresence(), refreshMs);
     this.presenceTimer.unref();
   }

@@ -3,6 +3,7 @@ import { MemoryBus } from "../../src/broker/memory.js";
 import { GAP_WAIT_MS, type HubNode } from "../../src/node.js";
 import type { Publication } from "../../src/gen/realtime/v1/types.js";
 import type { Subscriber } from "../../src/hub.js";
+import type { Frame } from "../../src/transport/frame.js";
 import { createTestNode } from "../helpers/node.js";
 import { eventually } from "../helpers/fake-transport.js";
 
@@ -39,6 +40,30 @@ describe("node data path", () => {
     expect(bus.published).toBe(2 + 2);
     expect(a.counters.brokerPublished + b.counters.brokerPublished).toBe(2);
     expect(a.clusterInfo().map((n) => n.id)).toEqual(["a", "b"]);
+  });
+
+  it("encodes a publication once: every local subscriber gets the same bytes", async () => {
+    const n = await createTestNode();
+    nodes.push(n);
+    const frames: Frame[] = [];
+    for (const id of ["s1", "s2", "s3"]) await n.subscribe("once", { id, user: "", deliver: (_c, f) => frames.push(f) });
+    await n.publish("once", Buffer.from('{"a":1}'));
+    expect(frames).toHaveLength(3);
+    const bytes = frames.map((f) => f.json());
+    expect(bytes[1]).toBe(bytes[0]);
+    expect(bytes[2]).toBe(bytes[0]);
+  });
+
+  it("keeps its clients' presence entries alive past the TTL, and lets them go when they leave", async () => {
+    const n = await createTestNode({ presenceTtlSeconds: 1 });
+    nodes.push(n);
+    const info = { user: "u1", client: "c1", connInfo: Buffer.alloc(0), chanInfo: Buffer.alloc(0) };
+    const ns = n.options("pr:1");
+    await n.join("pr:1", info, ns);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(Object.keys(await n.presence("pr:1"))).toEqual(["c1"]);
+    await n.leave("pr:1", info, ns);
+    expect(await n.presence("pr:1")).toEqual({});
   });
 
   it("answers a repeated idempotency key with the first result and delivers once", async () => {
