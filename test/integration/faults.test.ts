@@ -3,6 +3,8 @@ import { startHubProcess, hubApi, type HubProcess } from "../helpers/cluster.js"
 import { execFileSync } from "node:child_process";
 import { rabbitMqVhost, startKafkaMock, startNatsServer, startRedisServer, which } from "../helpers/processes.js";
 import { TestWsClient } from "../helpers/ws-client.js";
+import { grpcClient } from "../helpers/grpc-client.js";
+import type { SubscribeResponse } from "../../src/gen/realtime/v1/hub.js";
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
@@ -32,8 +34,19 @@ describe("broker faults", () => {
     cleanups.push(() => a.stop(), () => b.stop());
     const x = await TestWsClient.connect(a.wsUrl);
     const sub = (await x.call({ subscribe: { channel: "f:1" } })).subscribe;
+    // A backend listener on node a stays subscribed through the outage (nobody disconnects
+    // it): what reaches it afterwards came through node a's resubscribed pub/sub channel.
+    const g = grpcClient(a.grpcAddr);
+    cleanups.push(async () => g.close());
+    const events: SubscribeResponse[] = [];
+    const listener = g.client.subscribe({ channels: ["f:1"], clientPublicationsOnly: false, joinLeave: false }, g.md());
+    listener.on("data", (e: SubscribeResponse) => events.push(e));
+    listener.on("error", () => undefined);
+    cleanups.push(async () => listener.cancel());
+    await until("the listener to be subscribed", async () => Object.keys((await hubApi(a, "channels", { pattern: "f:1" })).channels ?? {}).length > 0);
     await hubApi(b, "publish", { channel: "f:1", data: { n: 1 } });
     await x.waitFor(() => x.pubs("f:1").length === 1);
+    await until("the listener to get n=1", async () => events.length === 1);
 
     await redis.kill9();
     await until("node a to report the broker down", async () => !(await brokerHealthy(a)) && !(await health(a)));
@@ -53,6 +66,9 @@ describe("broker faults", () => {
     // Delivery resumes.
     await until("publish to work again", async () => (await hubApi(b, "publish", { channel: "f:1", data: { n: 3 } })) && true);
     await again.waitFor(() => again.pubs("f:1").some((p) => p.data.n === 3));
+    await until("the listener to get n=3 after the resubscribe", async () =>
+      events.some((e) => JSON.parse(Buffer.from(e.publication!.data).toString()).n === 3),
+    );
     again.close();
   });
 
