@@ -169,6 +169,17 @@ describe("WebSocket edge", () => {
       c.close();
     });
 
+    it("publish into a namespace that forbids client publishing: PERMISSION_DENIED, nothing delivered", async () => {
+      const c = await TestWsClient.connect(hub.wsUrl);
+      await c.call({ subscribe: { channel: "nojl:ro" } });
+      const r = await c.call({ publish: { channel: "nojl:ro", data: { x: 1 } } });
+      expect(r.error).toMatchObject({ code: 103, message: expect.stringMatching(/may not publish/) });
+      // The connection stays usable, and nothing reached the channel.
+      expect((await c.call({ history: { channel: "nojl:ro", limit: 10 } })).history.publications ?? []).toEqual([]);
+      expect(c.pubs("nojl:ro")).toEqual([]);
+      c.close();
+    });
+
     it("a client that never reads is disconnected as slow; the others still get everything", async () => {
       const reader = await TestWsClient.connect(hub.wsUrl);
       await reader.call({ subscribe: { channel: "flood" } });
