@@ -1,24 +1,10 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { startHubProcess, hubApi, type HubProcess } from "../helpers/cluster.js";
-import { execFileSync } from "node:child_process";
-import { rabbitMqVhost, startKafkaMock, startNatsServer, startRedisServer, which } from "../helpers/processes.js";
+import { startHubProcess, hubApi } from "../helpers/cluster.js";
+import { brokerHealthy, health, until } from "../helpers/fault-checks.js";
+import { startNatsServer, startRedisServer } from "../helpers/processes.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 import { grpcClient } from "../helpers/grpc-client.js";
 import type { SubscribeResponse } from "../../src/gen/realtime/v1/hub.js";
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-/** This node's own entry of Info (which lists the cluster, sorted by id). */
-const brokerHealthy = async (h: HubProcess) =>
-  (await hubApi(h, "info", {})).nodes.find((n: { id: string }) => n.id === h.id)?.brokerHealthy === true;
-const health = async (h: HubProcess) => (await (await fetch(`${h.httpUrl}/health`)).json()).broker.healthy as boolean;
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -94,68 +80,6 @@ describe("broker faults", () => {
     await x.waitFor(() => x.pubs("g:1").length >= 4, 10_000);
     await new Promise((r) => setTimeout(r, 500));
     expect(x.pubs("g:1").map((p) => p.data.n)).toEqual([1, 2, 3, 4]);
-    x.close();
-  });
-});
-
-describe("kafka faults", () => {
-  it("the Kafka broker goes down and comes back: nodes stay up and delivery resumes, nothing lost", async () => {
-    const kafka = await startKafkaMock(["rhf.0", "rhf.1", "rhf.2", "rhf.3"]);
-    const redis = await startRedisServer();
-    cleanups.push(() => kafka.stop(), () => redis.stop());
-    const args = [
-      "--broker", "kafka", "--kafka-brokers", kafka.bootstrap, "--kafka-prefix", "rhf", "--kafka-create-topics", "false",
-      "--kafka-session-timeout-ms", "3000", "--kafka-heartbeat-interval-ms", "300",
-      "--presence", "redis", "--history", "redis", "--redis-url", redis.url,
-    ];
-    const [a, b] = await Promise.all([startHubProcess("fkf-a", args), startHubProcess("fkf-b", args)]);
-    cleanups.push(() => a.stop(), () => b.stop());
-    await until("both consumers to join", async () => (await brokerHealthy(a)) && (await brokerHealthy(b)), 30_000);
-    const x = await TestWsClient.connect(a.wsUrl);
-    await x.call({ subscribe: { channel: "k:1" } });
-    await hubApi(b, "publish", { channel: "k:1", data: { n: 1 } });
-    await x.waitFor(() => x.pubs("k:1").length === 1, 15_000);
-
-    kafka.down(1);
-    // While the broker is down, the node reports it (the consumer loses its group).
-    await until("node a to report the broker down", async () => !(await brokerHealthy(a)), 20_000);
-    // Publishes meanwhile are stored in history (Redis) and retried by the producer.
-    const during = hubApi(b, "publish", { channel: "k:1", data: { n: 2 } });
-    expect((await fetch(`${a.httpUrl}/health`)).status).toBe(200);
-    kafka.up(1);
-    await during;
-    await until("node a to report the broker back", async () => brokerHealthy(a), 30_000);
-    await hubApi(b, "publish", { channel: "k:1", data: { n: 3 } });
-    await x.waitFor(() => x.pubs("k:1").length >= 3, 30_000);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(x.pubs("k:1").map((p) => p.data.n)).toEqual([1, 2, 3]);
-    x.close();
-  });
-});
-
-describe("rabbitmq faults", () => {
-  it("the broker drops every connection of our vhost: nodes reconnect, rebind, and nothing is lost", async () => {
-    const url = await rabbitMqVhost("rh-test");
-    const redis = await startRedisServer();
-    cleanups.push(() => redis.stop());
-    const exchange = `rhf${Math.random().toString(36).slice(2, 6)}`;
-    const args = ["--broker", "rabbitmq", "--amqp-url", url, "--amqp-exchange", exchange, "--presence", "redis", "--history", "redis", "--redis-url", redis.url];
-    const [a, b] = await Promise.all([startHubProcess("fq-a", args), startHubProcess("fq-b", args)]);
-    cleanups.push(() => a.stop(), () => b.stop());
-    const x = await TestWsClient.connect(a.wsUrl);
-    await x.call({ subscribe: { channel: "q:1" } });
-    await hubApi(b, "publish", { channel: "q:1", data: { n: 1 } });
-    await x.waitFor(() => x.pubs("q:1").length === 1, 10_000);
-
-    // Server-side close of our vhost's connections only (the machine's broker is shared).
-    execFileSync(which("rabbitmqctl")!, ["close_all_connections", "--vhost", "rh-test", "fault test"], { stdio: "ignore" });
-    await hubApi(b, "publish", { channel: "q:1", data: { n: 2 } });
-    await until("both nodes to reconnect", async () => (await brokerHealthy(a)) && (await brokerHealthy(b)), 20_000);
-    await hubApi(b, "publish", { channel: "q:1", data: { n: 3 } });
-    await x.waitFor(() => x.pubs("q:1").length >= 3, 15_000);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(x.pubs("q:1").map((p) => p.data.n)).toEqual([1, 2, 3]);
-    expect(a.output()).toMatch(/rabbitmq connection lost/);
     x.close();
   });
 });
