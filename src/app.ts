@@ -74,12 +74,19 @@ async function createBackends(config: Config, opts: StartOptions, log: Logger) {
             createTopics: config.kafkaCreateTopics,
             sessionTimeoutMs: config.kafkaSessionTimeoutMs,
             heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs,
+            maxPending: config.kafkaMaxPending,
+            maxPendingBytes: config.kafkaMaxPendingBytes,
           },
           log,
         );
         break;
       case "rabbitmq":
-        broker = new RabbitMqBroker(config.amqpUrl, config.amqpExchange, log);
+        broker = new RabbitMqBroker(config.amqpUrl, config.amqpExchange, log, {
+          maxQueueLength: config.amqpMaxQueueLength,
+          maxQueueBytes: config.amqpMaxQueueBytes,
+          maxPending: config.amqpMaxPending,
+          maxPendingBytes: config.amqpMaxPendingBytes,
+        });
         break;
     }
     const presence: PresenceStore =

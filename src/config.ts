@@ -62,10 +62,22 @@ export interface Config {
   kafkaSessionTimeoutMs: number;
   /** Consumer heartbeat interval, ms. Default 3000. */
   kafkaHeartbeatIntervalMs: number;
+  /** Most publishes waiting for the Kafka producer; past it publish fails at once. Default 10,000. */
+  kafkaMaxPending: number;
+  /** Most payload bytes waiting for or in the Kafka producer; past it publish fails at once. Default 64 MiB. */
+  kafkaMaxPendingBytes: number;
   /** RabbitMQ for the rabbitmq broker. Default amqp://guest:guest@127.0.0.1:5672. */
   amqpUrl: string;
   /** Name of the topic exchange. Default rh. */
   amqpExchange: string;
+  /** Most messages a node's RabbitMQ queue holds; past it the oldest are dropped. Default 100,000. */
+  amqpMaxQueueLength: number;
+  /** Most message bytes a node's RabbitMQ queue holds; past it the oldest are dropped. Default 128 MiB. */
+  amqpMaxQueueBytes: number;
+  /** Most publishes waiting for the socket or a RabbitMQ confirm; past it publish fails at once. Default 10,000. */
+  amqpMaxPending: number;
+  /** Most payload bytes of those publishes; past it publish fails at once. Default 64 MiB. */
+  amqpMaxPendingBytes: number;
   /** Key required on the server API (`authorization: apikey <key>`). Default none. */
   apiKey: string;
   /** Run the server API without an API key outside --dev. Default false. */
@@ -132,8 +144,14 @@ export function defaultConfig(): Config {
     kafkaCreateTopics: true,
     kafkaSessionTimeoutMs: 30_000,
     kafkaHeartbeatIntervalMs: 3000,
+    kafkaMaxPending: 10_000,
+    kafkaMaxPendingBytes: 64 * 1024 * 1024,
     amqpUrl: "amqp://guest:guest@127.0.0.1:5672",
     amqpExchange: "rh",
+    amqpMaxQueueLength: 100_000,
+    amqpMaxQueueBytes: 128 * 1024 * 1024,
+    amqpMaxPending: 10_000,
+    amqpMaxPendingBytes: 64 * 1024 * 1024,
     apiKey: "",
     insecureApi: false,
     tokenHmacSecret: "",
@@ -200,8 +218,14 @@ const SCALARS: Record<string, ScalarKind> = {
   kafkaCreateTopics: "boolean",
   kafkaSessionTimeoutMs: "number",
   kafkaHeartbeatIntervalMs: "number",
+  kafkaMaxPending: "number",
+  kafkaMaxPendingBytes: "number",
   amqpUrl: "string",
   amqpExchange: "string",
+  amqpMaxQueueLength: "number",
+  amqpMaxQueueBytes: "number",
+  amqpMaxPending: "number",
+  amqpMaxPendingBytes: "number",
   apiKey: "string",
   insecureApi: "boolean",
   tokenHmacSecret: "string",
@@ -395,6 +419,14 @@ export function validateConfig(cfg: Config): void {
   if (cfg.presenceTtlSeconds < 1) throw new ConfigError("presenceTtlSeconds: must be at least 1");
   if (cfg.pingIntervalSeconds < 1) throw new ConfigError("pingIntervalSeconds: must be at least 1");
   if (cfg.maxMessageBytes < 256) throw new ConfigError("maxMessageBytes: must be at least 256");
+  // What a broker holds while it is down or slow: a bound of 0 would fail (or drop) everything,
+  // and a byte bound below one client message would refuse the largest messages.
+  for (const key of ["kafkaMaxPending", "amqpMaxQueueLength", "amqpMaxPending"] as const)
+    if (!Number.isInteger(cfg[key]) || cfg[key] < 1)
+      throw new ConfigError(`${key}: must be a whole number of at least 1, got ${cfg[key]}`);
+  for (const key of ["kafkaMaxPendingBytes", "amqpMaxQueueBytes", "amqpMaxPendingBytes"] as const)
+    if (!Number.isInteger(cfg[key]) || cfg[key] < cfg.maxMessageBytes)
+      throw new ConfigError(`${key}: must be a whole number of bytes, at least maxMessageBytes (${cfg.maxMessageBytes}), got ${cfg[key]}`);
   const seen = new Set<string>();
   for (const ns of cfg.namespaces) {
     if (!/^[A-Za-z0-9_\-.]+$/.test(ns.name))

@@ -53,4 +53,85 @@ describe("config", () => {
     expect(() => parseFlags(["--no-such-flag"])).toThrow(ConfigError);
     expect(() => loadConfig({ flags: parseFlags(["--dev", "--presence-ttl-seconds", "-3"]) })).toThrow(/--presence-ttl-seconds: must be a non-negative number/);
   });
+
+  it("bounds what the Kafka and RabbitMQ brokers hold, by default as their constructors did", () => {
+    const c = loadConfig({ flags: parseFlags(["--dev"]) });
+    expect(c).toMatchObject({
+      kafkaMaxPending: 10_000,
+      kafkaMaxPendingBytes: 64 * 1024 * 1024,
+      amqpMaxQueueLength: 100_000,
+      amqpMaxQueueBytes: 128 * 1024 * 1024,
+      amqpMaxPending: 10_000,
+      amqpMaxPendingBytes: 64 * 1024 * 1024,
+    });
+  });
+
+  it("takes the broker bounds from flags, env and file", () => {
+    const flags = loadConfig({
+      flags: parseFlags([
+        "--dev",
+        "--kafka-max-pending", "500",
+        "--kafka-max-pending-bytes=1048576",
+        "--amqp-max-queue-length", "2000",
+        "--amqp-max-queue-bytes", "8388608",
+        "--amqp-max-pending", "300",
+        "--amqp-max-pending-bytes", "2097152",
+      ]),
+    });
+    expect(flags).toMatchObject({
+      kafkaMaxPending: 500,
+      kafkaMaxPendingBytes: 1048576,
+      amqpMaxQueueLength: 2000,
+      amqpMaxQueueBytes: 8388608,
+      amqpMaxPending: 300,
+      amqpMaxPendingBytes: 2097152,
+    });
+
+    const env = loadConfig({
+      env: {
+        REALTIME_DEV: "true",
+        REALTIME_KAFKA_MAX_PENDING: "501",
+        REALTIME_KAFKA_MAX_PENDING_BYTES: "1048577",
+        REALTIME_AMQP_MAX_QUEUE_LENGTH: "2001",
+        REALTIME_AMQP_MAX_QUEUE_BYTES: "8388609",
+        REALTIME_AMQP_MAX_PENDING: "301",
+        REALTIME_AMQP_MAX_PENDING_BYTES: "2097153",
+      },
+    });
+    expect(env).toMatchObject({
+      kafkaMaxPending: 501,
+      kafkaMaxPendingBytes: 1048577,
+      amqpMaxQueueLength: 2001,
+      amqpMaxQueueBytes: 8388609,
+      amqpMaxPending: 301,
+      amqpMaxPendingBytes: 2097153,
+    });
+
+    const file = join(dir, "bounds.yaml");
+    writeFileSync(
+      file,
+      "apiKey: k\nkafkaMaxPending: 502\nkafkaMaxPendingBytes: 1048578\namqpMaxQueueLength: 2002\n" +
+        "amqpMaxQueueBytes: 8388610\namqpMaxPending: 302\namqpMaxPendingBytes: 2097154\n",
+    );
+    const fromFile = loadConfig({ flags: parseFlags(["--config", file]), env: { REALTIME_AMQP_MAX_PENDING: "303" } });
+    expect(fromFile).toMatchObject({
+      kafkaMaxPending: 502,
+      kafkaMaxPendingBytes: 1048578,
+      amqpMaxQueueLength: 2002,
+      amqpMaxQueueBytes: 8388610,
+      amqpMaxPending: 303,
+      amqpMaxPendingBytes: 2097154,
+    });
+  });
+
+  it("refuses a bad broker bound, naming it", () => {
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--kafka-max-pending", "lots"]) })).toThrow(/--kafka-max-pending: must be a non-negative number/);
+    expect(() => loadConfig({ env: { REALTIME_DEV: "1", REALTIME_AMQP_MAX_QUEUE_BYTES: "-1" } })).toThrow(/REALTIME_AMQP_MAX_QUEUE_BYTES: must be a non-negative number/);
+    const file = join(dir, "bad-bounds.yaml");
+    writeFileSync(file, "apiKey: k\namqpMaxPendingBytes: 64MiB\n");
+    expect(() => loadConfig({ flags: parseFlags(["--config", file]) })).toThrow(/config file: amqpMaxPendingBytes: must be a non-negative number/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--amqp-max-pending", "0"]) })).toThrow(/amqpMaxPending: must be a whole number of at least 1/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--amqp-max-queue-length", "1.5"]) })).toThrow(/amqpMaxQueueLength: must be a whole number/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--kafka-max-pending-bytes", "1000"]) })).toThrow(/kafkaMaxPendingBytes: .*at least maxMessageBytes \(65536\)/);
+  });
 });
