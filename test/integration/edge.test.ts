@@ -1,20 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import http from "node:http";
 import net from "node:net";
+import { once } from "node:events";
+import { Redis } from "ioredis";
 import { PublishRequest, PublishResponse } from "../../src/gen/realtime/v1/hub.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { defaultNamespace } from "../../src/config.js";
 import { TestWsClient } from "../helpers/ws-client.js";
+import { grpcClient, pubReq } from "../helpers/grpc-client.js";
+import { startRedisServer, which } from "../helpers/processes.js";
+import { requireTools } from "../helpers/require.js";
 
 let hub: TestHub;
+/** The generated HubService client: backends publish with it. */
+let g: ReturnType<typeof grpcClient>;
 beforeAll(async () => {
   hub = await startTestHub({
     maxMessageBytes: 4096,
     clientQueueMaxBytes: 256 * 1024,
     namespaces: [{ ...defaultNamespace("nojl"), historySize: 10, historyTtlSeconds: 60 }],
   });
+  g = grpcClient(hub.grpcAddr);
 });
-afterAll(async () => hub && (await hub.stop()));
+afterAll(async () => {
+  g?.close();
+  await hub?.stop();
+});
 
 async function api(method: string, body: unknown, headers: Record<string, string> = {}, h = hub) {
   const res = await fetch(`${h.httpUrl}/api/${method}`, {
@@ -23,6 +34,35 @@ async function api(method: string, body: unknown, headers: Record<string, string
     body: typeof body === "string" || body instanceof Uint8Array ? (body as any) : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json().catch(() => null), res };
+}
+
+let bystanders = 0;
+
+/**
+ * Runs `badInput` while a second client, connected and subscribed before it, looks on; right
+ * after it, publishes through the HTTP API and expects that client to receive the publication:
+ * the node is up and the others are unaffected. `closes`: the bad input closed its own
+ * connection, so also expect the node to still accept a new one.
+ */
+async function expectBystanderStillServed(badInput: () => Promise<void>, opts: { closes?: boolean; hub?: TestHub } = {}): Promise<void> {
+  const h = opts.hub ?? hub;
+  const channel = `bystander:${++bystanders}`;
+  const bystander = await TestWsClient.connect(h.wsUrl);
+  try {
+    await bystander.call({ subscribe: { channel } });
+    await badInput();
+    const key: Record<string, string> = h.config.apiKey ? { Authorization: `apikey ${h.config.apiKey}` } : {};
+    expect((await api("publish", { channel, data: { after: "bad input" } }, key, h)).status).toBe(200);
+    const pub = await bystander.waitFor((m) => m.push?.pub && m.push.channel === channel);
+    expect(pub.push.pub.data).toEqual({ after: "bad input" });
+    if (opts.closes) {
+      const fresh = await TestWsClient.connect(h.wsUrl);
+      expect(await fresh.call({ ping: {} })).toEqual({ id: expect.any(Number), ping: {} });
+      fresh.close();
+    }
+  } finally {
+    bystander.close();
+  }
 }
 
 /** Reads an SSE stream until `count` data events arrived (or times out). */
@@ -108,107 +148,188 @@ describe("WebSocket edge", () => {
 
   describe("bad input never takes the node down", () => {
     it("malformed JSON: error reply, then close 3501", async () => {
-      const c = await TestWsClient.connect(hub.wsUrl);
-      c.sendRaw("{oops");
-      expect((await c.waitFor((m) => m.error)).error).toMatchObject({ code: 107, message: "malformed JSON" });
-      expect(await c.waitClosed()).toBe(3501);
+      await expectBystanderStillServed(
+        async () => {
+          const c = await TestWsClient.connect(hub.wsUrl);
+          c.sendRaw("{oops");
+          expect((await c.waitFor((m) => m.error)).error).toMatchObject({ code: 107, message: "malformed JSON" });
+          expect(await c.waitClosed()).toBe(3501);
+        },
+        { closes: true },
+      );
     });
 
     it("unknown command: METHOD_NOT_FOUND, connection stays", async () => {
-      const c = await TestWsClient.connect(hub.wsUrl);
-      expect((await c.call({ teleport: {} })).error.code).toBe(104);
-      expect((await c.call({ ping: {} })).ping).toEqual({});
-      c.close();
+      await expectBystanderStillServed(async () => {
+        const c = await TestWsClient.connect(hub.wsUrl);
+        expect((await c.call({ teleport: {} })).error.code).toBe(104);
+        expect((await c.call({ ping: {} })).ping).toEqual({});
+        c.close();
+      });
     });
 
     it("command before connect: UNAUTHORIZED", async () => {
-      const c = await TestWsClient.open(hub.wsUrl);
-      expect((await c.call({ subscribe: { channel: "x" } })).error).toMatchObject({ code: 101, message: "connect first" });
-      c.close();
+      await expectBystanderStillServed(async () => {
+        const c = await TestWsClient.open(hub.wsUrl);
+        expect((await c.call({ subscribe: { channel: "x" } })).error).toMatchObject({ code: 101, message: "connect first" });
+        c.close();
+      });
     });
 
     it("oversize frame: closed with 1009", async () => {
-      const c = await TestWsClient.connect(hub.wsUrl);
-      c.sendRaw(JSON.stringify({ id: 2, publish: { channel: "big", data: "x".repeat(10_000) } }));
-      expect(await c.waitClosed()).toBe(1009);
+      await expectBystanderStillServed(
+        async () => {
+          const c = await TestWsClient.connect(hub.wsUrl);
+          c.sendRaw(JSON.stringify({ id: 2, publish: { channel: "big", data: "x".repeat(10_000) } }));
+          expect(await c.waitClosed()).toBe(1009);
+        },
+        { closes: true },
+      );
     });
 
     it("binary frame without the binary subprotocol: close 3501", async () => {
-      const c = await TestWsClient.connect(hub.wsUrl);
-      c.sendRaw(Buffer.from([1, 2, 3]));
-      expect(await c.waitClosed()).toBe(3501);
+      await expectBystanderStillServed(
+        async () => {
+          const c = await TestWsClient.connect(hub.wsUrl);
+          c.sendRaw(Buffer.from([1, 2, 3]));
+          expect(await c.waitClosed()).toBe(3501);
+        },
+        { closes: true },
+      );
     });
 
     it("a server disconnect with a long multi-byte reason closes cleanly and frees the session", async () => {
-      const c = await TestWsClient.connect(hub.wsUrl);
-      const client = c.messages[0].connect.client;
-      const reason = "日本".repeat(30); // 180 bytes of UTF-8, over the 123 a close frame holds
-      hub.node.disconnectUser({ user: "", client, code: 3504, reason });
-      expect((await c.waitFor((m) => m.push?.disconnect)).push.disconnect).toEqual({ code: 3504, reason });
-      expect(await c.waitClosed()).toBe(3504);
-      expect(Buffer.byteLength(c.closeReason)).toBeLessThanOrEqual(123);
-      expect(c.closeReason.length).toBeGreaterThan(0);
-      expect(reason.startsWith(c.closeReason)).toBe(true);
-      expect(hub.node.hub.session(client)).toBeUndefined();
+      await expectBystanderStillServed(
+        async () => {
+          const c = await TestWsClient.connect(hub.wsUrl);
+          const client = c.messages[0].connect.client;
+          const reason = "日本".repeat(30); // 180 bytes of UTF-8, over the 123 a close frame holds
+          hub.node.disconnectUser({ user: "", client, code: 3504, reason });
+          expect((await c.waitFor((m) => m.push?.disconnect)).push.disconnect).toEqual({ code: 3504, reason });
+          expect(await c.waitClosed()).toBe(3504);
+          expect(Buffer.byteLength(c.closeReason)).toBeLessThanOrEqual(123);
+          expect(c.closeReason.length).toBeGreaterThan(0);
+          expect(reason.startsWith(c.closeReason)).toBe(true);
+          expect(hub.node.hub.session(client)).toBeUndefined();
+        },
+        { closes: true },
+      );
     });
 
     it("a server disconnect with a code a close frame cannot carry still closes the socket", async () => {
-      const c = await TestWsClient.connect(hub.wsUrl);
-      const client = c.messages[0].connect.client;
-      hub.node.disconnectUser({ user: "", client, code: 5, reason: "odd code" });
-      expect((await c.waitFor((m) => m.push?.disconnect)).push.disconnect).toMatchObject({ code: 5, reason: "odd code" });
-      expect(await c.waitClosed(1000)).toBe(1006);
-      expect(hub.node.hub.session(client)).toBeUndefined();
+      await expectBystanderStillServed(
+        async () => {
+          const c = await TestWsClient.connect(hub.wsUrl);
+          const client = c.messages[0].connect.client;
+          hub.node.disconnectUser({ user: "", client, code: 5, reason: "odd code" });
+          expect((await c.waitFor((m) => m.push?.disconnect)).push.disconnect).toMatchObject({ code: 5, reason: "odd code" });
+          expect(await c.waitClosed(1000)).toBe(1006);
+          expect(hub.node.hub.session(client)).toBeUndefined();
+        },
+        { closes: true },
+      );
     });
 
-    it("invalid channel name and double subscribe", async () => {
-      const c = await TestWsClient.connect(hub.wsUrl);
-      expect((await c.call({ subscribe: { channel: "no spaces" } })).error.code).toBe(107);
-      await c.call({ subscribe: { channel: "twice" } });
-      expect((await c.call({ subscribe: { channel: "twice" } })).error.code).toBe(105);
-      c.close();
+    it("invalid channel name: BAD_REQUEST naming it, connection stays", async () => {
+      await expectBystanderStillServed(async () => {
+        const c = await TestWsClient.connect(hub.wsUrl);
+        expect((await c.call({ subscribe: { channel: "no spaces" } })).error).toMatchObject({ code: 107, message: expect.stringMatching(/^invalid channel name "no spaces"/) });
+        expect((await c.call({ subscribe: { channel: "x".repeat(1000) } })).error).toMatchObject({ code: 107, message: expect.stringMatching(/longer than 255/) });
+        // Nothing was subscribed, and the connection still works.
+        expect(hub.node.hub.has("no spaces")).toBe(false);
+        expect((await c.call({ ping: {} })).ping).toEqual({});
+        c.close();
+      });
+    });
+
+    it("subscribe twice: ALREADY_SUBSCRIBED, the first subscription still delivers once", async () => {
+      await expectBystanderStillServed(async () => {
+        const c = await TestWsClient.connect(hub.wsUrl);
+        expect((await c.call({ subscribe: { channel: "twice" } })).subscribe).toBeDefined();
+        expect((await c.call({ subscribe: { channel: "twice" } })).error).toMatchObject({ code: 105 });
+        await api("publish", { channel: "twice", data: { n: 1 } });
+        await c.waitFor((m) => m.push?.pub);
+        expect((await c.call({ ping: {} })).ping).toEqual({});
+        expect(c.pubs("twice").map((p) => p.data)).toEqual([{ n: 1 }]);
+        c.close();
+      });
     });
 
     it("publish into a namespace that forbids client publishing: PERMISSION_DENIED, nothing delivered", async () => {
-      const c = await TestWsClient.connect(hub.wsUrl);
-      await c.call({ subscribe: { channel: "nojl:ro" } });
-      const r = await c.call({ publish: { channel: "nojl:ro", data: { x: 1 } } });
-      expect(r.error).toMatchObject({ code: 103, message: expect.stringMatching(/may not publish/) });
-      // The connection stays usable, and nothing reached the channel.
-      expect((await c.call({ history: { channel: "nojl:ro", limit: 10 } })).history.publications ?? []).toEqual([]);
-      expect(c.pubs("nojl:ro")).toEqual([]);
-      c.close();
+      await expectBystanderStillServed(async () => {
+        const c = await TestWsClient.connect(hub.wsUrl);
+        await c.call({ subscribe: { channel: "nojl:ro" } });
+        const r = await c.call({ publish: { channel: "nojl:ro", data: { x: 1 } } });
+        expect(r.error).toMatchObject({ code: 103, message: expect.stringMatching(/may not publish/) });
+        // The connection stays usable, and nothing reached the channel.
+        expect((await c.call({ history: { channel: "nojl:ro", limit: 10 } })).history.publications ?? []).toEqual([]);
+        expect(c.pubs("nojl:ro")).toEqual([]);
+        c.close();
+      });
     });
 
     it("a client that never reads is disconnected as slow; the others still get everything", async () => {
-      const reader = await TestWsClient.connect(hub.wsUrl);
-      await reader.call({ subscribe: { channel: "flood" } });
-      const stuck = await TestWsClient.connect(hub.wsUrl);
-      await stuck.call({ subscribe: { channel: "flood" } });
-      (stuck.ws as any)._socket.pause(); // stop reading: the server's socket buffer fills up
-      // Enough to overflow the kernel's socket buffers and then the 256 KiB queue limit.
-      const payload = Buffer.from(JSON.stringify({ blob: "y".repeat(20_000) }));
-      for (let i = 0; i < 1000; i++) {
-        await hub.node.publish("flood", payload, { skipHistory: true });
-        // Same process as the reader: let it read, as a real client on another machine would.
-        if (i % 10 === 0) await new Promise((r) => setTimeout(r, 2));
-      }
-      await reader.waitFor(() => reader.pubs("flood").length === 1000, 10_000);
-      (stuck.ws as any)._socket.resume();
-      const closed = await stuck.waitFor((m) => m.push?.disconnect, 10_000).catch(() => null);
-      const code = await stuck.waitClosed(10_000);
-      expect(code === 3008 || closed?.push.disconnect.code === 3008).toBe(true);
-      reader.close();
+      await expectBystanderStillServed(
+        async () => {
+          const reader = await TestWsClient.connect(hub.wsUrl);
+          await reader.call({ subscribe: { channel: "flood" } });
+          const stuck = await TestWsClient.connect(hub.wsUrl);
+          await stuck.call({ subscribe: { channel: "flood" } });
+          (stuck.ws as any)._socket.pause(); // stop reading: the server's socket buffer fills up
+          // Enough to overflow the kernel's socket buffers and then the 256 KiB queue limit.
+          const payload = Buffer.from(JSON.stringify({ blob: "y".repeat(20_000) }));
+          for (let i = 0; i < 1000; i++) {
+            await hub.node.publish("flood", payload, { skipHistory: true });
+            // Same process as the reader: let it read, as a real client on another machine would.
+            if (i % 10 === 0) await new Promise((r) => setTimeout(r, 2));
+          }
+          await reader.waitFor(() => reader.pubs("flood").length === 1000, 10_000);
+          (stuck.ws as any)._socket.resume();
+          const closed = await stuck.waitFor((m) => m.push?.disconnect, 10_000).catch(() => null);
+          const code = await stuck.waitClosed(10_000);
+          expect(code === 3008 || closed?.push.disconnect.code === 3008).toBe(true);
+          reader.close();
+        },
+        { closes: true },
+      );
     });
   });
 });
 
+/** Waits until `count` local connections are subscribed to `channel`. */
+async function waitForSubscribers(channel: string, count: number, h = hub): Promise<void> {
+  const end = Date.now() + 5000;
+  while (h.node.hub.subscribers(channel) < count) {
+    if (Date.now() > end) throw new Error(`${channel}: ${h.node.hub.subscribers(channel)} of ${count} subscribers`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe("SSE and long-polling", () => {
+  it("one publication of the generated gRPC client reaches WebSocket, SSE and long-poll clients", async () => {
+    const ws = await TestWsClient.connect(hub.wsUrl);
+    await ws.call({ subscribe: { channel: "nojl:fan" } });
+    const stream = readSse(`${hub.httpUrl}/connection/sse?channel=nojl:fan`, 3);
+    const first = await fetch(`${hub.httpUrl}/connection/poll?channel=nojl:fan`);
+    const client = JSON.parse((await first.text()).split("\n")[0]!).connect.client;
+    const next = fetch(`${hub.httpUrl}/connection/poll?client=${client}&secret=${first.headers.get("X-Poll-Secret")}`);
+    await waitForSubscribers("nojl:fan", 3);
+    const pos: any = await g.call("publish", pubReq("nojl:fan", { via: "grpc" }));
+    const want = { data: { via: "grpc" }, offset: pos.offset, epoch: pos.epoch };
+    expect((await ws.waitFor((m) => m.push?.pub)).push).toMatchObject({ channel: "nojl:fan", pub: want });
+    const { events, close } = await stream;
+    close();
+    expect(events[2]!.data.push).toMatchObject({ channel: "nojl:fan", pub: want });
+    const polled = (await (await next).text()).trim().split("\n").map((l) => JSON.parse(l));
+    expect(polled.map((m) => m.push)).toEqual([expect.objectContaining({ channel: "nojl:fan", pub: expect.objectContaining(want) })]);
+    ws.close();
+  });
+
   it("SSE delivers connect, subscribe reply and publications with resumable ids", async () => {
     // The `nojl` namespace has no join/leave, so the stream holds only what this test sends.
     const stream = readSse(`${hub.httpUrl}/connection/sse?channel=nojl:1`, 3);
-    await new Promise((r) => setTimeout(r, 100));
-    await api("publish", { channel: "nojl:1", data: { n: 1 } });
+    await waitForSubscribers("nojl:1", 1);
+    expect(await g.call("publish", pubReq("nojl:1", { n: 1 }))).toMatchObject({ offset: "1" });
     const { events, close } = await stream;
     close();
     expect(events[0]!.data.connect.client).toEqual(expect.any(String));
@@ -216,16 +337,23 @@ describe("SSE and long-polling", () => {
     expect(events[2]!.data.push).toMatchObject({ channel: "nojl:1", pub: { data: { n: 1 }, offset: "1" } });
     expect(events[2]!.id).toBe(`nojl:1:${events[2]!.data.push.pub.epoch}:1`);
     // Resume with Last-Event-ID: what was published meanwhile comes first.
-    await api("publish", { channel: "nojl:1", data: { n: 2 } });
+    await g.call("publish", pubReq("nojl:1", { n: 2 }));
     const resumed = await readSse(`${hub.httpUrl}/connection/sse?channel=nojl:1`, 3, { "Last-Event-ID": events[2]!.id! });
     resumed.close();
     expect(resumed.events[1]!.data.subscribe).toMatchObject({ recovered: true, wasRecovering: true });
     expect(resumed.events[2]!.data.push.pub.data).toEqual({ n: 2 });
   });
 
-  it("SSE refuses bad requests with a clear HTTP error", async () => {
-    await expect(readSse(`${hub.httpUrl}/connection/sse`, 1)).rejects.toThrow(/400.*channel/);
-    await expect(readSse(`${hub.httpUrl}/connection/sse?channel=bad%20name`, 1)).rejects.toThrow(/400.*invalid channel/);
+  it("SSE refuses a request without a channel with a clear HTTP error", async () => {
+    await expectBystanderStillServed(async () => {
+      await expect(readSse(`${hub.httpUrl}/connection/sse`, 1)).rejects.toThrow(/400.*channel/);
+    });
+  });
+
+  it("SSE refuses an invalid channel name with a clear HTTP error", async () => {
+    await expectBystanderStillServed(async () => {
+      await expect(readSse(`${hub.httpUrl}/connection/sse?channel=bad%20name`, 1)).rejects.toThrow(/400.*invalid channel/);
+    });
   });
 
   it("long-polling delivers the same pushes", async () => {
@@ -236,7 +364,7 @@ describe("SSE and long-polling", () => {
     expect(lines[1]).toMatchObject({ id: 1, subscribe: {} });
     const next = fetch(`${hub.httpUrl}/connection/poll?client=${client}&secret=${secret}`);
     await new Promise((r) => setTimeout(r, 100));
-    await api("publish", { channel: "lp:1", data: { n: 1 } });
+    await g.call("publish", pubReq("lp:1", { n: 1 }));
     const got = (await (await next).text()).trim().split("\n").map((l) => JSON.parse(l));
     expect(got[0].push).toMatchObject({ channel: "lp:1", pub: { data: { n: 1 } } });
     const gone = await fetch(`${hub.httpUrl}/connection/poll?client=nope`);
@@ -278,28 +406,82 @@ describe("HTTP API", () => {
     c.close();
   });
 
-  it("answers bad requests with clear errors and statuses", async () => {
-    expect(await api("publish", "{nope")).toMatchObject({ status: 400, body: { error: { code: 107, message: expect.stringMatching(/invalid JSON body/) } } });
-    const garbage = await fetch(`${hub.httpUrl}/api/publish`, { method: "POST", headers: { "Content-Type": "application/x-protobuf" }, body: new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]) });
-    expect(garbage.status).toBe(400);
-    expect((await garbage.json()).error.message).toMatch(/invalid protobuf body/);
-    expect(await api("publish", { channel: "bad name", data: 1 })).toMatchObject({ status: 400, body: { error: { code: 107 } } });
-    expect(await api("teleport", {})).toMatchObject({ status: 404 });
-    expect((await api("publish", { channel: "x", data: "z".repeat(5 * 1024 * 1024) })).status).toBe(413);
+  it("invalid JSON body: 400 BAD_REQUEST", async () => {
+    await expectBystanderStillServed(async () => {
+      expect(await api("publish", "{nope")).toMatchObject({ status: 400, body: { error: { code: 107, message: expect.stringMatching(/invalid JSON body/) } } });
+    });
+  });
+
+  it("invalid protobuf bytes: 400 BAD_REQUEST", async () => {
+    await expectBystanderStillServed(async () => {
+      const garbage = await fetch(`${hub.httpUrl}/api/publish`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-protobuf" },
+        body: new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]),
+      });
+      expect(garbage.status).toBe(400);
+      expect((await garbage.json()).error).toMatchObject({ code: 107, message: expect.stringMatching(/invalid protobuf body/) });
+    });
+  });
+
+  it("invalid channel name: 400 BAD_REQUEST", async () => {
+    await expectBystanderStillServed(async () => {
+      expect(await api("publish", { channel: "bad name", data: 1 })).toMatchObject({
+        status: 400,
+        body: { error: { code: 107, message: expect.stringMatching(/invalid channel name/) } },
+      });
+    });
+  });
+
+  it("unknown method: 404", async () => {
+    await expectBystanderStillServed(async () => {
+      expect(await api("teleport", {})).toMatchObject({ status: 404, body: { error: { message: expect.stringMatching(/no API method "teleport"/) } } });
+    });
+  });
+
+  it("oversize body: 413", async () => {
+    await expectBystanderStillServed(async () => {
+      expect((await api("publish", { channel: "x", data: "z".repeat(5 * 1024 * 1024) })).status).toBe(413);
+    });
+  });
+
+  it("an empty channel's presence stats and /health answer normally", async () => {
     expect(await api("presence_stats", { channel: "nobody" })).toMatchObject({ status: 200, body: {} });
     const health = await fetch(`${hub.httpUrl}/health`);
     expect(await health.json()).toMatchObject({ status: "ok", broker: { kind: "memory", healthy: true } });
   });
 
-  it("requires the API key when one is set", async () => {
-    const locked = await startTestHub({ apiKey: "k3y" });
-    try {
-      expect(await api("publish", { channel: "a", data: 1 }, {}, locked)).toMatchObject({ status: 401, body: { error: { code: 101, message: expect.stringMatching(/apikey/) } } });
-      expect((await api("publish", { channel: "a", data: 1 }, { Authorization: "apikey nope" }, locked)).status).toBe(401);
+  describe("with an API key set", () => {
+    let locked: TestHub;
+    beforeAll(async () => {
+      locked = await startTestHub({ apiKey: "k3y" });
+    });
+    afterAll(async () => locked && (await locked.stop()));
+
+    it("a missing API key: 401 UNAUTHORIZED", async () => {
+      await expectBystanderStillServed(
+        async () => {
+          expect(await api("publish", { channel: "a", data: 1 }, {}, locked)).toMatchObject({ status: 401, body: { error: { code: 101, message: expect.stringMatching(/apikey/) } } });
+        },
+        { hub: locked },
+      );
+    });
+
+    it("a wrong API key: 401 UNAUTHORIZED", async () => {
+      await expectBystanderStillServed(
+        async () => {
+          expect(await api("publish", { channel: "a", data: 1 }, { Authorization: "apikey nope" }, locked)).toMatchObject({
+            status: 401,
+            body: { error: { code: 101, message: "wrong API key" } },
+          });
+        },
+        { hub: locked },
+      );
+    });
+
+    it("the right API key: 200", async () => {
       expect((await api("publish", { channel: "a", data: 1 }, { Authorization: "apikey k3y" }, locked)).status).toBe(200);
-    } finally {
-      await locked.stop();
-    }
+    });
   });
 });
 
@@ -354,4 +536,59 @@ describe("graceful shutdown", () => {
       error: { code: 108, message: expect.stringMatching(/shutting down/), temporary: true },
     });
   });
+
+  it("refuses a new WebSocket upgrade with 503 while shutting down", async () => {
+    const h = await startTestHub();
+    const socket = net.connect(Number(new URL(h.httpUrl).port), "127.0.0.1");
+    await once(socket, "connect");
+    // An upgrade request whose headers are still arriving when the shutdown starts.
+    socket.write("GET /connection/websocket HTTP/1.1\r\nHost: hub\r\n");
+    await new Promise((r) => setTimeout(r, 50));
+    const stopped = h.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    // The listener is closed: a new connection is not even accepted.
+    await expect(TestWsClient.open(h.wsUrl)).rejects.toThrow(/ECONNREFUSED/);
+    let response = "";
+    socket.on("data", (chunk) => (response += chunk.toString()));
+    const ended = once(socket, "close");
+    socket.write("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    await ended;
+    await stopped;
+    expect(response).toMatch(/^HTTP\/1\.1 503 /);
+  });
+
+  describe.runIf(requireTools("graceful shutdown with redis stores", { "redis-server": !!which("redis-server") }))("with redis stores", () => {
+    let redis: Awaited<ReturnType<typeof startRedisServer>>;
+    beforeAll(async () => {
+      redis = await startRedisServer();
+    });
+    afterAll(async () => redis && (await redis.stop()));
+
+    it("closes the broker's and the stores' Redis connections", async () => {
+      const h = await startTestHub({ broker: "redis", presence: "redis", history: "redis", redisUrl: redis.url });
+      const observer = new Redis(redis.url);
+      try {
+        const c = await TestWsClient.connect(h.wsUrl);
+        await c.call({ subscribe: { channel: "bye" } });
+        expect((await hubRedisClients(observer)).sort()).toEqual(["realtime-hub:commands", "realtime-hub:pubsub"]);
+        await h.stop();
+        expect((await c.waitFor((m) => m.push?.disconnect)).push.disconnect).toMatchObject({ code: 3001, reconnect: true });
+        const end = Date.now() + 3000;
+        while ((await hubRedisClients(observer)).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+        expect(await hubRedisClients(observer)).toEqual([]);
+      } finally {
+        observer.disconnect();
+        await h.stop();
+      }
+    });
+  });
 });
+
+/** The names of the hub's connections in a Redis server's CLIENT LIST. */
+async function hubRedisClients(observer: Redis): Promise<string[]> {
+  const list = (await observer.client("LIST")) as string;
+  return list
+    .split("\n")
+    .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? "")
+    .filter((name) => name.startsWith("realtime-hub:"));
+}
