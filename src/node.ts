@@ -307,6 +307,9 @@ export class HubNode {
 
   /** Adds a local subscriber; the broker is told on the channel's first one. */
   async subscribe(channel: string, s: Subscriber): Promise<void> {
+    // Whatever the caller checked: an invalid name must never reach the broker (a NATS
+    // subject past the server's control-line limit makes the connection flap).
+    this.rules.options(channel);
     if (this.hub.subscribe(channel, s)) await this.broker.subscribe(channel);
   }
 

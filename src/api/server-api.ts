@@ -102,10 +102,13 @@ export class ServerApi {
     if (req.channels.length > MAX_CHANNELS_PER_REQUEST)
       throw errBadRequest(`at most ${MAX_CHANNELS_PER_REQUEST} channels per subscription`);
     const channels = [...new Set(req.channels)];
-    for (const c of channels)
+    // Every name is checked before anything is subscribed, so a bad one fails the whole call.
+    for (const c of channels) {
+      const ns = this.node.options(c);
       // Silence would look like nobody ever joins: say that the namespace does not send them.
-      if (req.joinLeave && !this.node.options(c).joinLeave)
+      if (req.joinLeave && !ns.joinLeave)
         throw errNotAvailable(`join/leave events are off for ${JSON.stringify(c)} (namespace option joinLeave)`);
+    }
     const listener: Subscriber = {
       id: "backend-" + randomUUID(),
       user: "",

@@ -190,6 +190,29 @@ describe("gRPC bad input", () => {
     }
   });
 
+  it("Subscribe with an invalid, over-long or unknown-namespace channel fails and subscribes nothing", async () => {
+    const h = await startTestHub({ allowUnknownNamespaces: false });
+    const gc = grpcClient(h.grpcAddr);
+    try {
+      const cases: Array<[string, number, RegExp]> = [
+        ["bad name", status.INVALID_ARGUMENT, /invalid channel name/],
+        ["x".repeat(5000), status.INVALID_ARGUMENT, /longer than 255/],
+        ["nope:1", status.NOT_FOUND, /unknown namespace "nope"/],
+      ];
+      for (const [bad, code, message] of cases) {
+        // The valid channel listed first must not stay subscribed when the call fails.
+        const stream = gc.client.subscribe({ channels: ["valid-first", bad], clientPublicationsOnly: false, joinLeave: false }, gc.md());
+        stream.on("data", () => undefined);
+        const err = await new Promise<ServiceError>((r) => stream.on("error", r));
+        expect({ code: err.code, details: err.details }).toMatchObject({ code, details: expect.stringMatching(message) });
+        expect(h.node.channels("valid-first")).toEqual({});
+      }
+    } finally {
+      gc.close();
+      await h.stop();
+    }
+  });
+
   it("garbage protobuf bytes get an error status and the hub keeps serving", async () => {
     const raw = new Client(hub.grpcAddr, credentials.createInsecure());
     const err = await new Promise<ServiceError>((resolve) =>
@@ -299,6 +322,9 @@ describe("gRPC streams: order, backpressure, limits, shutdown", () => {
       const done = new Promise((r) => stream.on("end", r));
       for (let i = 1; i <= n; i++) stream.write({ id: String(i), publish: pubReq("g:bp", i, { skipHistory: true }) });
       stream.end();
+      // On a loaded machine the first message can take a while to arrive: wait for it,
+      // then for the count to stop moving.
+      for (const end = Date.now() + 10_000; started === 0 && Date.now() < end; ) await sleep(25);
       const whilePaused = await settle(() => started);
       expect(whilePaused).toBeGreaterThan(0);
       expect(whilePaused).toBeLessThan(n); // the server stopped reading: backpressure reached the client
