@@ -11,7 +11,8 @@ import { ChannelRules } from "./channel.js";
 import { ChannelOrder } from "./channel-order.js";
 import { Disconnect, errNotAvailable } from "./errors.js";
 import { Hub, type Subscriber } from "./hub.js";
-import { IdempotencyCache } from "./idempotency.js";
+import type { IdempotencyStore } from "./idempotency/idempotency-store.js";
+import { MemoryIdempotencyStore } from "./idempotency/memory.js";
 import { Frame, publicationFrame } from "./transport/frame.js";
 import { VERSION } from "./version.js";
 
@@ -41,6 +42,8 @@ export interface NodeDeps {
    * delivery is put in offset order and gaps are filled from history. Default true (one node).
    */
   sharedHistory?: boolean | undefined;
+  /** Where idempotency keys are remembered; in this process when absent (one node). */
+  idempotency?: IdempotencyStore | undefined;
   log: Logger;
 }
 
@@ -71,7 +74,7 @@ export class HubNode {
   readonly presenceStore: PresenceStore;
   readonly historyStore: HistoryStore;
   readonly log: Logger;
-  private readonly idempotency: IdempotencyCache<StreamPosition>;
+  private readonly idempotency: IdempotencyStore;
   /** Local presence entries, refreshed in the store before their TTL runs out. */
   private readonly localPresence = new Map<string, Map<string, ClientInfo>>();
   private presenceTimer: NodeJS.Timeout | undefined;
@@ -111,7 +114,7 @@ export class HubNode {
     this.historyStore = deps.history;
     this.sharedHistory = deps.sharedHistory ?? true;
     this.log = deps.log;
-    this.idempotency = new IdempotencyCache(deps.config.idempotencyWindowSeconds * 1000);
+    this.idempotency = deps.idempotency ?? new MemoryIdempotencyStore(deps.config.idempotencyWindowSeconds * 1000);
   }
 
   async start(): Promise<void> {
@@ -137,7 +140,7 @@ export class HubNode {
   publish(channel: string, data: Buffer, opts: PublishOptions = {}): Promise<StreamPosition> {
     const ns = this.rules.options(channel);
     const run = () => this.broadcast(channel, data, ns, opts);
-    if (opts.idempotencyKey) return this.idempotency.run(`${channel}\u0000${opts.idempotencyKey}`, run);
+    if (opts.idempotencyKey) return this.idempotency.run(channel, opts.idempotencyKey, run);
     return run();
   }
 

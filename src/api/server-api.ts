@@ -30,7 +30,7 @@ import type { Subscriber } from "../hub.js";
 import type { HubNode } from "../node.js";
 import type { Frame } from "../transport/frame.js";
 import { randomUUID } from "node:crypto";
-import { checkIdempotencyKey } from "../idempotency.js";
+import { checkIdempotencyKey } from "../idempotency/idempotency-store.js";
 
 /** Most channels in one Broadcast or one Subscribe stream. */
 export const MAX_CHANNELS_PER_REQUEST = 1000;

@@ -3,12 +3,19 @@ import { historyStoreContract } from "../contract/history-store.js";
 import { presenceStoreContract } from "../contract/presence-store.js";
 import { MemoryHistoryStore } from "../../src/history/memory.js";
 import { MemoryPresenceStore } from "../../src/presence/memory.js";
-import { checkIdempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES } from "../../src/idempotency.js";
+import { checkIdempotencyKey, MAX_IDEMPOTENCY_KEY_BYTES } from "../../src/idempotency/idempotency-store.js";
+import { MemoryIdempotencyStore } from "../../src/idempotency/memory.js";
+import { idempotencyStoreContract } from "../contract/idempotency-store.js";
+import { defaultConfig } from "../../src/config.js";
 import { HubError } from "../../src/errors.js";
 import { ErrorCode, type Publication } from "../../src/gen/realtime/v1/types.js";
 
 historyStoreContract("memory", async (now) => new MemoryHistoryStore(now));
 presenceStoreContract("memory", async (now) => new MemoryPresenceStore(now));
+idempotencyStoreContract("memory", async (windowMs) => {
+  const s = new MemoryIdempotencyStore(windowMs);
+  return [s, s];
+});
 
 describe("MemoryHistoryStore", () => {
   const opts = { size: 10, ttlSeconds: 5 };
@@ -56,6 +63,20 @@ describe("MemoryHistoryStore", () => {
 });
 
 describe("idempotency keys", () => {
+  it("are remembered for 5 minutes by default", async () => {
+    expect(defaultConfig().idempotencyWindowSeconds).toBe(300);
+    let clock = 1_000_000;
+    const store = new MemoryIdempotencyStore(defaultConfig().idempotencyWindowSeconds * 1000, () => clock);
+    let runs = 0;
+    const fn = async () => ({ offset: String(++runs), epoch: "e" });
+    await store.run("ch", "k", fn);
+    clock += 299_000;
+    expect(await store.run("ch", "k", fn)).toEqual({ offset: "1", epoch: "e" });
+    clock += 2_000;
+    expect(await store.run("ch", "k", fn)).toEqual({ offset: "2", epoch: "e" });
+    store.close();
+  });
+
   it("are capped in UTF-8 bytes with a bad request that names the limit", () => {
     expect(() => checkIdempotencyKey("k".repeat(MAX_IDEMPOTENCY_KEY_BYTES))).not.toThrow();
     for (const key of ["k".repeat(MAX_IDEMPOTENCY_KEY_BYTES + 1), "é".repeat(MAX_IDEMPOTENCY_KEY_BYTES / 2 + 1)]) {
