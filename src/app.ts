@@ -9,6 +9,7 @@ import { KafkaBroker } from "./broker/kafka.js";
 import { RabbitMqBroker } from "./broker/rabbitmq.js";
 import { RedisPresenceStore } from "./presence/redis.js";
 import { RedisHistoryStore } from "./history/redis.js";
+import { RedisIdempotencyStore } from "./idempotency/redis.js";
 import { connectRedis, createRedis } from "./redis/connection.js";
 import type { Redis } from "ioredis";
 import type { PresenceStore } from "./presence/presence-store.js";
@@ -57,11 +58,17 @@ async function createBackends(config: Config, opts: StartOptions, log: Logger) {
         const sub = createRedis(config.redisUrl, log, "pubsub");
         cleanup.push(() => sub.disconnect());
         await connectRedis(sub, config.redisUrl);
-        broker = new RedisBroker(redis!, sub, config.redisPrefix, log);
+        broker = new RedisBroker(redis!, sub, config.redisPrefix, log, {
+          maxPending: config.redisMaxPending,
+          maxPendingBytes: config.redisMaxPendingBytes,
+        });
         break;
       }
       case "nats":
-        broker = new NatsBroker(config.natsUrl, config.natsPrefix, log);
+        broker = new NatsBroker(config.natsUrl, config.natsPrefix, log, {
+          maxPending: config.natsMaxPending,
+          maxPendingBytes: config.natsMaxPendingBytes,
+        });
         break;
       case "kafka":
         broker = new KafkaBroker(
@@ -95,7 +102,12 @@ async function createBackends(config: Config, opts: StartOptions, log: Logger) {
       config.history === "redis" ? new RedisHistoryStore(redis!, config.redisPrefix) : new MemoryHistoryStore();
     // Atomic append+publish only when history lives where the broker publishes.
     const historyPublisher = config.broker === "redis" && config.history === "redis" && isHistoryPublisher(broker) ? broker : undefined;
-    return { broker, presence, history, historyPublisher, close: () => cleanup.forEach((f) => f()) };
+    // With Redis at hand, idempotency keys live there, so a retry that reaches another node
+    // is still recognised; without it, each node remembers its own.
+    const idempotency = redis
+      ? new RedisIdempotencyStore(redis, config.redisPrefix, { windowMs: config.idempotencyWindowSeconds * 1000 })
+      : undefined;
+    return { broker, presence, history, historyPublisher, idempotency, close: () => cleanup.forEach((f) => f()) };
   } catch (err) {
     cleanup.forEach((f) => f());
     throw err;

@@ -44,10 +44,18 @@ export interface Config {
   redisUrl: string;
   /** Prefix of every Redis key and pub/sub channel, so hubs can share a Redis. Default rh. */
   redisPrefix: string;
+  /** Most broker publishes sent to Redis and not yet answered; past it publish fails at once. Default 10,000. */
+  redisMaxPending: number;
+  /** Most bytes of those publishes; past it publish fails at once. Default 64 MiB. */
+  redisMaxPendingBytes: number;
   /** NATS server(s) for the nats broker, comma-separated. Default nats://127.0.0.1:4222. */
   natsUrl: string;
   /** First token of every NATS subject the hub uses. Default rh. */
   natsPrefix: string;
+  /** Most publishes NATS has not confirmed (by a flush round trip); past it publish fails at once. Default 10,000. */
+  natsMaxPending: number;
+  /** Most bytes of those publishes; past it publish fails at once. Default 64 MiB. */
+  natsMaxPendingBytes: number;
   /** Kafka bootstrap brokers, comma-separated host:port. Default 127.0.0.1:9092. */
   kafkaBrokers: string;
   /** Topic names are `<kafkaPrefix>.<n>`. Default rh. */
@@ -135,8 +143,12 @@ export function defaultConfig(): Config {
     history: "memory",
     redisUrl: "redis://127.0.0.1:6379",
     redisPrefix: "rh",
+    redisMaxPending: 10_000,
+    redisMaxPendingBytes: 64 * 1024 * 1024,
     natsUrl: "nats://127.0.0.1:4222",
     natsPrefix: "rh",
+    natsMaxPending: 10_000,
+    natsMaxPendingBytes: 64 * 1024 * 1024,
     kafkaBrokers: "127.0.0.1:9092",
     kafkaPrefix: "rh",
     kafkaTopics: 4,
@@ -209,8 +221,12 @@ const SCALARS: Record<string, ScalarKind> = {
   history: STORE_KINDS,
   redisUrl: "string",
   redisPrefix: "string",
+  redisMaxPending: "number",
+  redisMaxPendingBytes: "number",
   natsUrl: "string",
   natsPrefix: "string",
+  natsMaxPending: "number",
+  natsMaxPendingBytes: "number",
   kafkaBrokers: "string",
   kafkaPrefix: "string",
   kafkaTopics: "number",
@@ -421,10 +437,10 @@ export function validateConfig(cfg: Config): void {
   if (cfg.maxMessageBytes < 256) throw new ConfigError("maxMessageBytes: must be at least 256");
   // What a broker holds while it is down or slow: a bound of 0 would fail (or drop) everything,
   // and a byte bound below one client message would refuse the largest messages.
-  for (const key of ["kafkaMaxPending", "amqpMaxQueueLength", "amqpMaxPending"] as const)
+  for (const key of ["redisMaxPending", "natsMaxPending", "kafkaMaxPending", "amqpMaxQueueLength", "amqpMaxPending"] as const)
     if (!Number.isInteger(cfg[key]) || cfg[key] < 1)
       throw new ConfigError(`${key}: must be a whole number of at least 1, got ${cfg[key]}`);
-  for (const key of ["kafkaMaxPendingBytes", "amqpMaxQueueBytes", "amqpMaxPendingBytes"] as const)
+  for (const key of ["redisMaxPendingBytes", "natsMaxPendingBytes", "kafkaMaxPendingBytes", "amqpMaxQueueBytes", "amqpMaxPendingBytes"] as const)
     if (!Number.isInteger(cfg[key]) || cfg[key] < cfg.maxMessageBytes)
       throw new ConfigError(`${key}: must be a whole number of bytes, at least maxMessageBytes (${cfg.maxMessageBytes}), got ${cfg[key]}`);
   const seen = new Set<string>();

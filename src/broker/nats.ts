@@ -2,6 +2,17 @@ import { connect, type NatsConnection, type Subscription } from "nats";
 import type { Logger } from "pino";
 import { BrokerEnvelope } from "../gen/realtime/v1/broker.js";
 import type { Broker, EnvelopeHandler, ReconnectNotifier } from "./broker.js";
+import { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES, PendingBound } from "./pending-bound.js";
+
+export interface NatsBrokerLimits {
+  /** Most publishes not yet confirmed by a flush round trip; past it publish fails at once. Default 10,000. */
+  maxPending?: number;
+  /** Most bytes (subject + payload) of those publishes; past it publish fails at once. Default 64 MiB. */
+  maxPendingBytes?: number;
+}
+
+/** A flush is sent once this fraction of a limit is published since the last one. */
+const FLUSH_EVERY = 1 / 8;
 
 /**
  * Core NATS subjects between nodes. A channel becomes one subject token, base64url-encoded
@@ -14,6 +25,16 @@ import type { Broker, EnvelopeHandler, ReconnectNotifier } from "./broker.js";
  * buffer without limit and drop that buffer at the next connect attempt, so the publish
  * would look successful and still be lost.
  *
+ * While connected to a server that is slow to read, nats.js would also grow that buffer (and
+ * the socket's) without limit: core publish has no acknowledgement. What the server has read
+ * is known from a flush (PING, answered by PONG once the server has processed everything sent
+ * before it): the broker sends one whenever an eighth of a limit has been published since the
+ * last, one at a time, and counts a publish as pending until a flush sent after it completes.
+ * Past `maxPending` publishes or `maxPendingBytes` publish fails at once with
+ * PublishBacklogFull, until the flush in flight comes back. nats.js itself declares a server
+ * that answers no ping for `maxPingOut` ping intervals stale and reconnects, which fails the
+ * flush and frees what it covered (nats.js drops its buffer then).
+ *
  * Subjects have no small length limit: a subject only has to fit the server's control line
  * (`max_control_line`, 4 KiB by default), and the longest channel (255 characters) encodes
  * into 340.
@@ -25,6 +46,12 @@ export class NatsBroker implements Broker, ReconnectNotifier {
   private readonly subs = new Map<string, Subscription>();
   private connected = false;
   private readonly reconnectListeners: Array<() => void> = [];
+  private readonly bound: PendingBound;
+  /** Published since the last flush was sent: pending until a later flush completes. */
+  private unflushed = { count: 0, bytes: 0 };
+  private flushing = false;
+  private readonly flushCount: number;
+  private readonly flushBytes: number;
 
   onReconnect(listener: () => void): void {
     this.reconnectListeners.push(listener);
@@ -34,7 +61,12 @@ export class NatsBroker implements Broker, ReconnectNotifier {
     private readonly url: string,
     private readonly prefix: string,
     private readonly log: Logger,
-  ) {}
+    limits: NatsBrokerLimits = {},
+  ) {
+    this.bound = new PendingBound("nats", limits.maxPending ?? DEFAULT_MAX_PENDING, limits.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES);
+    this.flushCount = Math.max(1, Math.floor(this.bound.maxCount * FLUSH_EVERY));
+    this.flushBytes = Math.max(1, Math.floor(this.bound.maxBytes * FLUSH_EVERY));
+  }
 
   static subject(prefix: string, channel: string): string {
     return channel === "" ? `${prefix}.control` : `${prefix}.ch.${Buffer.from(channel).toString("base64url")}`;
@@ -64,6 +96,9 @@ export class NatsBroker implements Broker, ReconnectNotifier {
     for await (const s of nc.status()) {
       if (s.type === "disconnect") {
         this.connected = false;
+        // nats.js drops its outbound buffer on reconnecting: what no flush covers is gone.
+        this.bound.release(this.unflushed.count, this.unflushed.bytes);
+        this.unflushed = { count: 0, bytes: 0 };
         this.log.warn("nats connection lost; reconnecting");
       } else if (s.type === "reconnect") {
         this.connected = true;
@@ -93,7 +128,43 @@ export class NatsBroker implements Broker, ReconnectNotifier {
   async publish(envelope: BrokerEnvelope): Promise<void> {
     if (!this.nc) throw new Error("nats broker not started");
     if (!this.connected) throw new Error("nats is not connected: publish not sent");
-    this.nc.publish(NatsBroker.subject(this.prefix, envelope.channel), BrokerEnvelope.encode(envelope).finish());
+    const subject = NatsBroker.subject(this.prefix, envelope.channel);
+    const data = BrokerEnvelope.encode(envelope).finish();
+    const bytes = subject.length + data.length;
+    this.bound.acquire(bytes);
+    try {
+      this.nc.publish(subject, data);
+    } catch (err) {
+      this.bound.release(1, bytes);
+      throw err;
+    }
+    this.unflushed.count++;
+    this.unflushed.bytes += bytes;
+    this.maybeFlush();
+  }
+
+  /**
+   * Sends a flush when enough was published since the last one and none is in flight; its
+   * completion (or failure: the connection dropped) frees what was published before it.
+   */
+  private maybeFlush(): void {
+    const nc = this.nc;
+    if (!nc || this.flushing || !this.connected) return;
+    if (this.unflushed.count < this.flushCount && this.unflushed.bytes < this.flushBytes) return;
+    const covered = this.unflushed;
+    this.unflushed = { count: 0, bytes: 0 };
+    this.flushing = true;
+    const done = () => {
+      this.bound.release(covered.count, covered.bytes);
+      this.flushing = false;
+      this.maybeFlush();
+    };
+    nc.flush().then(done, done);
+  }
+
+  /** Publishes not yet covered by a completed flush, and their bytes. */
+  pendingPublishes(): { count: number; bytes: number } {
+    return this.bound.pending();
   }
 
   async subscribe(channel: string): Promise<void> {

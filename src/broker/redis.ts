@@ -6,8 +6,18 @@ import type { StreamPosition } from "../gen/realtime/v1/types.js";
 import type { HistoryOptions } from "../history/history-store.js";
 import { appendScript, encodeStored, RedisHistoryStore } from "../history/redis.js";
 import type { Broker, EnvelopeHandler, HistoryPublisher, ReconnectNotifier } from "./broker.js";
+import { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES, PendingBound } from "./pending-bound.js";
+
+export interface RedisBrokerLimits {
+  /** Most publishes sent and not yet answered by Redis; past it publish fails at once. Default 10,000. */
+  maxPending?: number;
+  /** Most bytes of those publishes; past it publish fails at once. Default 64 MiB. */
+  maxPendingBytes?: number;
+}
 
 const COLON = 0x3a;
+/** Offset and epoch of a plain publish: none (the channel keeps no history). */
+const HEAD = Buffer.from("0::");
 
 /**
  * Redis pub/sub between nodes. Each message is `<offset>:<epoch>:<BrokerEnvelope bytes>`:
@@ -17,6 +27,12 @@ const COLON = 0x3a;
  *
  * Delivery is at most once: while a node is disconnected from Redis it misses messages;
  * history (recovery) is what makes that visible to clients.
+ *
+ * While disconnected, publishes fail at once (the connection has no offline queue). While
+ * connected to a server that is slow to read, ioredis would write every command to its socket
+ * and keep it until answered, without limit; so both publish paths (plain PUBLISH for channels
+ * without history, the history script for the others) count what is unanswered, and past
+ * `maxPending` publishes or `maxPendingBytes` fail at once with PublishBacklogFull.
  */
 export class RedisBroker implements Broker, HistoryPublisher, ReconnectNotifier {
   readonly kind = "redis";
@@ -26,6 +42,7 @@ export class RedisBroker implements Broker, HistoryPublisher, ReconnectNotifier 
   private readonly controlChannel: string;
   private readonly history: RedisHistoryStore;
   private readonly reconnectListeners: Array<() => void> = [];
+  private readonly bound: PendingBound;
   private onReady = () => {
     void this.resubscribe().then(() => this.reconnectListeners.forEach((l) => l()));
   };
@@ -39,7 +56,9 @@ export class RedisBroker implements Broker, HistoryPublisher, ReconnectNotifier 
     private readonly sub: Redis,
     private readonly prefix: string,
     private readonly log: Logger,
+    limits: RedisBrokerLimits = {},
   ) {
+    this.bound = new PendingBound("redis", limits.maxPending ?? DEFAULT_MAX_PENDING, limits.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES);
     this.controlChannel = `${prefix}.control`;
     this.history = new RedisHistoryStore(pub, prefix);
   }
@@ -78,21 +97,18 @@ export class RedisBroker implements Broker, HistoryPublisher, ReconnectNotifier 
   }
 
   async publish(envelope: BrokerEnvelope): Promise<void> {
-    const head = Buffer.from("0::");
-    await this.pub.publish(this.topic(envelope.channel), Buffer.concat([head, Buffer.from(BrokerEnvelope.encode(envelope).finish())]));
+    const message = Buffer.concat([HEAD, BrokerEnvelope.encode(envelope).finish()]);
+    const topic = this.topic(envelope.channel);
+    await this.bound.track(message.length, () => this.pub.publish(topic, message));
   }
 
   async publishWithHistory(envelope: BrokerEnvelope, opts: HistoryOptions): Promise<StreamPosition> {
     const pub = envelope.publication!;
     const body = Buffer.from(BrokerEnvelope.encode(envelope).finish());
-    const r = (await appendScript.run(this.pub, this.history.keys(envelope.channel), [
-      encodeStored(pub),
-      opts.size,
-      Math.max(1, Math.ceil(opts.ttlSeconds)),
-      randomBytes(4).toString("hex"),
-      this.topic(envelope.channel),
-      body,
-    ])) as [number, string];
+    const stored = encodeStored(pub);
+    const keys = this.history.keys(envelope.channel);
+    const args = [stored, opts.size, Math.max(1, Math.ceil(opts.ttlSeconds)), randomBytes(4).toString("hex"), this.topic(envelope.channel), body];
+    const r = (await this.bound.track(stored.length + body.length, () => appendScript.run(this.pub, keys, args))) as [number, string];
     pub.offset = String(r[0]);
     pub.epoch = r[1];
     return { offset: pub.offset, epoch: pub.epoch };
@@ -116,6 +132,11 @@ export class RedisBroker implements Broker, HistoryPublisher, ReconnectNotifier 
     } catch (err) {
       this.log.warn({ err }, "resubscribe after reconnect failed; will retry on the next reconnect");
     }
+  }
+
+  /** Publishes sent and not yet answered by Redis, and their bytes. */
+  pendingPublishes(): { count: number; bytes: number } {
+    return this.bound.pending();
   }
 
   healthy(): boolean {

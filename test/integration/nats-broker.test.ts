@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import { brokerContract } from "../contract/broker.js";
 import { NatsBroker } from "../../src/broker/nats.js";
+import { PublishBacklogFull } from "../../src/broker/pending-bound.js";
 import type { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
 import { startNatsServer, type ServerProcess } from "../helpers/processes.js";
 
@@ -62,6 +65,116 @@ describe("NATS outage", () => {
       });
       expect(got.every((e) => e.publication!.data.toString() === "2")).toBe(true);
     } finally {
+      await a.close();
+      await b.close();
+      await own.stop();
+    }
+  }, 30_000);
+});
+
+/** The pid of a test server: the child ServerProcess keeps, else whoever listens on its port. */
+function serverPid(server: ServerProcess): number {
+  const pid = (server as unknown as { child?: { pid?: number } | null }).child?.pid;
+  if (pid) return pid;
+  const out = execFileSync("ss", ["-ltnpH", `sport = :${server.port}`]).toString();
+  const m = /pid=(\d+)/.exec(out);
+  if (!m) throw new Error(`no process found listening on port ${server.port}: ${out}`);
+  return Number(m[1]);
+}
+
+/** SIGSTOP: the server keeps its connections open but reads nothing, as a stalled server. */
+async function stopReading(pid: number): Promise<void> {
+  process.kill(pid, "SIGSTOP");
+  await until(() => readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0] === "T");
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Publishes a few at a time, yielding to the event loop between batches, for `ms`. Returns
+ * the numbers of the accepted publishes and the errors of the refused ones.
+ */
+async function flood(publish: (n: number) => Promise<unknown>, ms: number, watch: () => void) {
+  const accepted: number[] = [];
+  const errors: unknown[] = [];
+  const end = Date.now() + ms;
+  let n = 0;
+  while (Date.now() < end) {
+    for (let i = 0; i < 20; i++, n++) {
+      const id = n;
+      publish(id).then(
+        () => accepted.push(id),
+        (err) => errors.push(err),
+      );
+    }
+    await tick();
+    watch();
+  }
+  return { accepted, errors, sent: n };
+}
+
+describe("NATS connected but not reading", () => {
+  it("fails publishes past the count and byte limits until a flush comes back, and delivers what it accepted", async () => {
+    // A server of its own, stopped for under a second at a time: nats.js declares a server
+    // stale only after maxPingOut unanswered pings of 10 s each.
+    const own = await startNatsServer();
+    const pid = serverPid(own);
+    const a = new NatsBroker(own.url, prefix, pino({ level: "silent" }), { maxPending: 40, maxPendingBytes: 32 * 1024 });
+    const b = new NatsBroker(own.url, prefix, pino({ level: "silent" }));
+    const got: string[] = [];
+    const env = (data: string | Buffer): BrokerEnvelope => ({ origin: "a", channel: "slow", publication: { data: Buffer.from(data), offset: "0", epoch: "", tags: {}, info: undefined, time: "0" } });
+    let most = { count: 0, bytes: 0 };
+    const watch = () => {
+      const now = a.pendingPublishes();
+      most = { count: Math.max(most.count, now.count), bytes: Math.max(most.bytes, now.bytes) };
+    };
+    const outMsgs = () => (a as unknown as { nc: { stats(): { outMsgs: number } } }).nc.stats().outMsgs;
+    try {
+      await a.start(() => undefined);
+      await b.start((e) => got.push(e.publication!.data.toString()));
+      await b.subscribe("slow");
+
+      // Count: nothing is confirmed while the server is stopped.
+      await stopReading(pid);
+      const before = outMsgs();
+      const small = await flood((n) => a.publish(env(`s${n}`)), 500, watch);
+      expect(small.sent).toBeGreaterThan(200);
+      expect(small.accepted).toHaveLength(40);
+      expect(small.errors).toHaveLength(small.sent - 40);
+      expect(small.errors[0]).toBeInstanceOf(PublishBacklogFull);
+      expect(small.errors[0]).toMatchObject({ temporary: true, message: expect.stringMatching(/^nats publish backlog full: 40 publishes unanswered, limit 40/) });
+      expect(most.count).toBe(40);
+      // What nats.js was handed: the accepted publishes only.
+      expect(outMsgs() - before).toBe(40);
+
+      process.kill(pid, "SIGCONT");
+      await until(() => got.length >= 40);
+      await until(() => a.pendingPublishes().count === 0);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(got).toEqual(small.accepted.map((n) => `s${n}`));
+
+      // Bytes: 2 KiB payloads against 32 KiB.
+      got.length = 0;
+      most = { count: 0, bytes: 0 };
+      await stopReading(pid);
+      const big = await flood((n) => a.publish(env(Buffer.alloc(2048, (n % 26) + 97))), 300, watch);
+      expect(big.accepted.length).toBeGreaterThan(10);
+      expect(big.accepted.length).toBeLessThan(17);
+      expect(most.bytes).toBeLessThanOrEqual(32 * 1024);
+      expect(big.errors).toHaveLength(big.sent - big.accepted.length);
+      expect(big.errors[0]).toMatchObject({ temporary: true, message: expect.stringMatching(/^nats publish backlog full: \d+ bytes would be unanswered, limit 32768/) });
+      process.kill(pid, "SIGCONT");
+      await until(() => got.length >= big.accepted.length);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(got).toHaveLength(big.accepted.length);
+
+      // Publishing works again.
+      expect(a.healthy()).toBe(true);
+      await until(() => a.pendingPublishes().bytes < 4096);
+      await a.publish(env("after"));
+      await until(() => got.includes("after"));
+    } finally {
+      process.kill(pid, "SIGCONT");
       await a.close();
       await b.close();
       await own.stop();

@@ -124,6 +124,47 @@ describe("config", () => {
     });
   });
 
+  it("bounds what the Redis and NATS brokers leave unanswered: defaults, flags, env, file", () => {
+    expect(loadConfig({ flags: parseFlags(["--dev"]) })).toMatchObject({
+      redisMaxPending: 10_000,
+      redisMaxPendingBytes: 64 * 1024 * 1024,
+      natsMaxPending: 10_000,
+      natsMaxPendingBytes: 64 * 1024 * 1024,
+    });
+    const flags = loadConfig({
+      flags: parseFlags(["--dev", "--redis-max-pending", "700", "--redis-max-pending-bytes=1048576", "--nats-max-pending", "800", "--nats-max-pending-bytes", "2097152"]),
+    });
+    expect(flags).toMatchObject({ redisMaxPending: 700, redisMaxPendingBytes: 1048576, natsMaxPending: 800, natsMaxPendingBytes: 2097152 });
+    const env = loadConfig({
+      env: {
+        REALTIME_DEV: "true",
+        REALTIME_REDIS_MAX_PENDING: "701",
+        REALTIME_REDIS_MAX_PENDING_BYTES: "1048577",
+        REALTIME_NATS_MAX_PENDING: "801",
+        REALTIME_NATS_MAX_PENDING_BYTES: "2097153",
+      },
+    });
+    expect(env).toMatchObject({ redisMaxPending: 701, redisMaxPendingBytes: 1048577, natsMaxPending: 801, natsMaxPendingBytes: 2097153 });
+    const file = join(dir, "redis-nats-bounds.yaml");
+    writeFileSync(file, "apiKey: k\nredisMaxPending: 702\nredisMaxPendingBytes: 1048578\nnatsMaxPending: 802\nnatsMaxPendingBytes: 2097154\n");
+    // Precedence as everywhere: flags > env > file.
+    const fromFile = loadConfig({ flags: parseFlags(["--config", file, "--nats-max-pending", "900"]), env: { REALTIME_REDIS_MAX_PENDING: "703", REALTIME_NATS_MAX_PENDING: "803" } });
+    expect(fromFile).toMatchObject({ redisMaxPending: 703, redisMaxPendingBytes: 1048578, natsMaxPending: 900, natsMaxPendingBytes: 2097154 });
+  });
+
+  it("refuses a bad Redis or NATS bound, naming it", () => {
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--redis-max-pending", "lots"]) })).toThrow(/--redis-max-pending: must be a non-negative number/);
+    expect(() => loadConfig({ env: { REALTIME_DEV: "1", REALTIME_NATS_MAX_PENDING_BYTES: "-1" } })).toThrow(/REALTIME_NATS_MAX_PENDING_BYTES: must be a non-negative number/);
+    const file = join(dir, "bad-redis-bounds.yaml");
+    writeFileSync(file, "apiKey: k\nredisMaxPendingBytes: 64MiB\n");
+    expect(() => loadConfig({ flags: parseFlags(["--config", file]) })).toThrow(/config file: redisMaxPendingBytes: must be a non-negative number/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--redis-max-pending", "0"]) })).toThrow(/redisMaxPending: must be a whole number of at least 1/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--nats-max-pending", "2.5"]) })).toThrow(/natsMaxPending: must be a whole number of at least 1/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--redis-max-pending-bytes", "1000"]) })).toThrow(/redisMaxPendingBytes: .*at least maxMessageBytes \(65536\)/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--nats-max-pending-bytes", "65535"]) })).toThrow(/natsMaxPendingBytes: .*at least maxMessageBytes \(65536\)/);
+    expect(loadConfig({ flags: parseFlags(["--dev", "--nats-max-pending-bytes", "65536", "--nats-max-pending", "1"]) })).toMatchObject({ natsMaxPendingBytes: 65536, natsMaxPending: 1 });
+  });
+
   it("refuses a bad broker bound, naming it", () => {
     expect(() => loadConfig({ flags: parseFlags(["--dev", "--kafka-max-pending", "lots"]) })).toThrow(/--kafka-max-pending: must be a non-negative number/);
     expect(() => loadConfig({ env: { REALTIME_DEV: "1", REALTIME_AMQP_MAX_QUEUE_BYTES: "-1" } })).toThrow(/REALTIME_AMQP_MAX_QUEUE_BYTES: must be a non-negative number/);
