@@ -1,7 +1,7 @@
 import { CompressionTypes, Kafka, logLevel, type Consumer, type Message, type Producer } from "kafkajs";
 import type { Logger } from "pino";
 import { BrokerEnvelope } from "../gen/realtime/v1/broker.js";
-import type { Broker, EnvelopeHandler } from "./broker.js";
+import type { Broker, EnvelopeHandler, ReconnectNotifier } from "./broker.js";
 
 export interface KafkaBrokerOptions {
   brokers: string[];
@@ -53,8 +53,15 @@ interface Pending {
  * healthy() is false after a failed send until a send succeeds, and while the consumer is out
  * of its group. kafkajs restarts a consumer after retriable errors only; after the others this
  * class recreates it, with backoff, resuming after what it delivered.
+ *
+ * What a node misses while cut off is not always in the log for it to consume later: other
+ * nodes' sends failed meanwhile, and a cluster that comes back without its data (or without
+ * the group's offsets) makes the consumer start again at the latest offsets. So the node is
+ * told to fill from history (onReconnect) when a send succeeds after failed ones, and when
+ * the consumer fetches again after rejoining its group: by then the consumer's offsets are
+ * resolved, so what it skipped was published before the fill reads history.
  */
-export class KafkaBroker implements Broker {
+export class KafkaBroker implements Broker, ReconnectNotifier {
   readonly kind = "kafka";
   private readonly kafka: Kafka;
   private readonly producer: Producer;
@@ -75,6 +82,11 @@ export class KafkaBroker implements Broker {
   private readonly resumeAt = new Map<string, { topic: string; partition: number; offset: string }>();
   private restartTimer: NodeJS.Timeout | undefined;
   private restartAttempts = 0;
+  private readonly reconnectListeners: Array<() => void> = [];
+  /** The consumer joined its group once: any later join follows an outage, a rebalance or a restart. */
+  private joined = false;
+  /** Rejoined: the next fetch tells the node to fill from history. */
+  private fillOnFetch = false;
 
   constructor(
     private readonly opts: KafkaBrokerOptions,
@@ -109,6 +121,13 @@ export class KafkaBroker implements Broker {
       if (c !== this.consumer) return;
       this.consumerUp = true;
       this.restartAttempts = 0;
+      if (this.joined) this.fillOnFetch = true;
+      this.joined = true;
+    });
+    c.on(c.events.FETCH, () => {
+      if (c !== this.consumer || !this.fillOnFetch) return;
+      this.fillOnFetch = false;
+      this.reconnected("the consumer fetches again after rejoining its group");
     });
     c.on(c.events.CRASH, (e) => {
       if (c !== this.consumer) return;
@@ -146,6 +165,16 @@ export class KafkaBroker implements Broker {
       this.log.warn({ err: (err as Error).message }, "kafka consumer restart failed; trying again");
       this.scheduleConsumerRestart();
     }
+  }
+
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
+  }
+
+  private reconnected(why: string): void {
+    if (this.closed) return;
+    this.log.info(`kafka: ${why}; filling what was missed from history`);
+    for (const l of this.reconnectListeners) l();
   }
 
   topicOf(channel: string): string {
@@ -255,9 +284,11 @@ export class KafkaBroker implements Broker {
         compression: this.opts.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
         acks: 1,
       });
+      const recovered = this.sendFailing;
       this.sendFailing = false;
       this.settled(batch);
       for (const p of batch) p.resolve();
+      if (recovered) this.reconnected("a send succeeded after failed ones");
     } catch (err) {
       // The producer stays "connected" while it cannot send; only a send tells. The node
       // announces itself through the broker periodically, so a success comes soon after

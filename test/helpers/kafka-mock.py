@@ -4,6 +4,9 @@
 Prints the bootstrap servers on the first line of stdout, then lives until stdin closes.
 Commands on stdin (one per line) inject faults: `down <broker_id>` / `up <broker_id>`.
 Usage: kafka-mock.py [--brokers N] [--topic NAME:PARTITIONS ...]
+The brokers listen on ports the kernel picks; to restart a cluster where a killed one was,
+run it with kafka-mock-ports.c LD_PRELOADed and KAFKA_MOCK_PORTS=p1,p2,... (startKafkaMock
+in processes.ts does).
 """
 import ctypes
 import sys

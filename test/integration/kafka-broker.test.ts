@@ -122,10 +122,13 @@ describe("Kafka health", () => {
     const a = create();
     const b = create();
     const got: BrokerEnvelope[] = [];
+    let reconnects = 0;
+    b.onReconnect(() => reconnects++);
     try {
       await a.start(() => undefined);
       await b.start((e) => got.push(e));
       await until(() => a.healthy() && b.healthy());
+      expect(reconnects).toBe(0);
       kafka.down(1);
       // The mock takes the command asynchronously: publishes may still succeed for a moment.
       for (let i = 0; await b.publish(pub("h", 1)).then(() => true, () => false); i++)
@@ -142,10 +145,61 @@ describe("Kafka health", () => {
       for (let i = 0; !(await b.publish(pub("h", 3)).then(() => true, () => false)); i++)
         if (i > 100) throw new Error("b could not publish again");
       expect(b.healthy()).toBe(true);
+      // Others' sends may have failed meanwhile too: the node is told to fill from history.
+      expect(reconnects).toBeGreaterThan(0);
     } finally {
       kafka.up(1);
       await a.close();
       await b.close();
     }
   }, 90_000);
+});
+
+describe("Kafka broker killed and restarted empty", () => {
+  it("reports unhealthy, consumes again from the new cluster, and tells the node to fill from history", async () => {
+    const own = await startKafkaMock(["rhr.0", "rhr.1", "rhr.2", "rhr.3"]);
+    const options: Omit<KafkaBrokerOptions, "nodeId"> = { brokers: [own.bootstrap], prefix: "rhr", topics: 4, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300 };
+    const a = new KafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
+    const b = new KafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
+    const got: string[] = [];
+    // a sends nothing while the cluster is gone, so only its consumer can tell it to fill.
+    const reconnects = { a: 0, b: 0 };
+    a.onReconnect(() => reconnects.a++);
+    b.onReconnect(() => reconnects.b++);
+    const channel = `restart-${Math.random().toString(36).slice(2, 8)}`;
+    try {
+      await a.start(() => undefined);
+      await b.start((e) => e.channel === channel && got.push(e.publication!.data.toString()));
+      await until(() => a.healthy() && b.healthy());
+      // Offsets in every partition, so b's consumer positions are past what the new cluster has.
+      for (let i = 0; i < 20; i++) await a.publish(pub(`${channel}-${i}`, 0));
+      await a.publish(pub(channel, 1));
+      await until(() => got.length === 1);
+
+      await own.kill9();
+      for (let i = 0; await b.publish(pub("x", 0)).then(() => true, () => false); i++)
+        if (i > 100) throw new Error("publishes kept succeeding with the broker killed");
+      expect(b.healthy()).toBe(false);
+      expect(reconnects).toEqual({ a: 0, b: 0 });
+      await own.start();
+      // b reports unhealthy until one of its sends succeeds again.
+      for (let i = 0; !(await b.publish(pub("x", 0)).then(() => true, () => false)); i++) {
+        if (i > 100) throw new Error("b could not publish to the restarted cluster");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await until(() => a.healthy() && b.healthy(), 30_000);
+      expect(reconnects.b).toBeGreaterThan(0);
+      await until(() => reconnects.a > 0, 20_000);
+      // Delivery resumes (the consumer is not stuck at offsets the new cluster never had).
+      for (let i = 0; !got.includes("2"); i++) {
+        await a.publish(pub(channel, 2)).catch(() => undefined);
+        if (i > 100) throw new Error(`b did not consume from the restarted cluster; got ${got}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await a.close();
+      await b.close();
+      await own.stop();
+    }
+  }, 60_000);
 });
