@@ -83,6 +83,7 @@ describe("RedisIdempotencyStore", () => {
 
   it("fails with a temporary error while Redis is unreachable, without running the call", async () => {
     const down = new Redis("redis://127.0.0.1:1", { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    down.on("error", () => undefined);
     clients.push(down);
     const store = new RedisIdempotencyStore(down, prefix(), { windowMs: 60_000 });
     let ran = false;
