@@ -31,8 +31,10 @@ const MAX_ROUTING_KEY = 255;
  * `ch.<base64url(channel)>` so no channel name can use the topic wildcards (`*`, `#`, `.`);
  * control messages use `control`. Delivery is at most once (the queue dies with the node, and
  * a queue past its length bound drops its oldest messages); the connection recovers by itself
- * and rebinds what the node wants. Publishes in flight are bounded: past the bound, or while
- * the server blocks the connection, publish fails at once.
+ * and rebinds what the node wants (a channel the server closes for an error drops the
+ * connection, so it starts over the same way). Publishes in flight are bounded: past the bound,
+ * or while the server blocks the connection, publish fails at once; those in flight when the
+ * connection goes fail then.
  */
 export class RabbitMqBroker implements Broker, ReconnectNotifier {
   readonly kind = "rabbitmq";
@@ -51,6 +53,8 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
   /** The channel's write buffer is full: publishes wait here, in order, for its drain. */
   private writable = true;
   private held: Outgoing[] = [];
+  /** Channels amqplib has closed (with their connection, or alone on a server-side error). */
+  private readonly closedChannels = new WeakSet<ConfirmChannel>();
   private readonly limits: Required<RabbitMqBrokerOptions>;
 
   onReconnect(listener: () => void): void {
@@ -118,14 +122,22 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
 
   /** Runs after every (re)connection: exchange, this node's queue, its bindings, the consumer. */
   private async setup(model: ChannelModel): Promise<void> {
+    // amqplib emits 'error' on the connection when its socket fails, and the recovering wrapper
+    // listens only once setup() is done: with nobody listening, a broker that dies (or a
+    // socket that fails) while a node (re)connects would throw out of the socket's handler and
+    // take the node down, and setup() would wait forever.
+    model.on("error", (err: Error) => this.log.debug({ err: err?.message }, "rabbitmq connection error"));
     const ch = await model.createConfirmChannel();
+    // A channel closes with its connection, or when the server closes it for an error (say, the
+    // exchange was deleted under us). No 'error' listener on purpose: amqplib then treats the
+    // server's close as a broken frame and drops the whole connection, so the recovery starts
+    // over and redeclares everything, instead of leaving the node with a dead channel.
+    ch.on("close", () => this.closedChannels.add(ch));
     await ch.assertExchange(this.prefix, "topic", { durable: true });
     const q = await ch.assertQueue("", { exclusive: true, autoDelete: true, durable: false, arguments: RabbitMqBroker.queueArguments(this.limits) });
     this.queue = q.queue;
-    for (const key of ["control", ...[...this.wanted].map((c) => RabbitMqBroker.routingKey(c))])
-      await ch.bindQueue(this.queue, this.prefix, key);
     await ch.consume(
-      this.queue,
+      q.queue,
       (msg) => {
         if (!msg) return;
         try {
@@ -136,6 +148,11 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
       },
       { noAck: true },
     );
+    await ch.bindQueue(q.queue, this.prefix, "control");
+    // Iterating the set itself, not a copy: a channel subscribed while a bind is in flight (its
+    // subscribe() saw no channel and only remembered it) is visited too, and from the end of the
+    // loop to `this.ch = ch` nothing else runs, so no subscribe falls in between.
+    for (const channel of this.wanted) await ch.bindQueue(q.queue, this.prefix, RabbitMqBroker.routingKey(channel));
     ch.on("drain", () => this.onDrain(ch));
     this.failHeld(new Error("rabbitmq connection lost before the publish was sent"));
     this.writable = true;
@@ -191,12 +208,26 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
   async subscribe(channel: string): Promise<void> {
     this.wanted.add(channel);
     // While disconnected the channel is only remembered; setup() binds it on reconnect.
-    await this.ch?.bindQueue(this.queue, this.prefix, RabbitMqBroker.routingKey(channel));
+    await this.rebind(RabbitMqBroker.routingKey(channel), true);
   }
 
   async unsubscribe(channel: string): Promise<void> {
     this.wanted.delete(channel);
-    await this.ch?.unbindQueue(this.queue, this.prefix, RabbitMqBroker.routingKey(channel));
+    await this.rebind(RabbitMqBroker.routingKey(channel), false);
+  }
+
+  private async rebind(key: string, bind: boolean): Promise<void> {
+    const ch = this.ch;
+    if (!ch) return;
+    const queue = this.queue;
+    try {
+      if (bind) await ch.bindQueue(queue, this.prefix, key);
+      else await ch.unbindQueue(queue, this.prefix, key);
+    } catch (err) {
+      // The channel died under the call (its connection was lost, or the server closed it):
+      // the node reconnects, and setup() then binds exactly what is wanted.
+      if (!this.closedChannels.has(ch)) throw err;
+    }
   }
 
   healthy(): boolean {

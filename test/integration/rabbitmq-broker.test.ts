@@ -1,11 +1,13 @@
 import { execFileSync } from "node:child_process";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
-import { connect, type ConfirmChannel } from "amqplib";
+import { connect, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { brokerContract } from "../contract/broker.js";
 import { RabbitMqBroker, type RabbitMqBrokerOptions } from "../../src/broker/rabbitmq.js";
 import type { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
 import { rabbitMqVhost } from "../helpers/processes.js";
+import { rabbitMqServerMissing, startRabbitMqServer, type RabbitMqServer } from "../helpers/rabbitmq-server.js";
+import { requireTools } from "../helpers/require.js";
 
 const vhost = "rh-test";
 const url = await rabbitMqVhost(vhost);
@@ -30,13 +32,50 @@ const opened: RabbitMqBroker[] = [];
 afterEach(async () => {
   for (const b of opened.splice(0)) await b.close();
 });
-async function started(opts: RabbitMqBrokerOptions = {}, ex = exchange): Promise<{ b: RabbitMqBroker; got: BrokerEnvelope[] }> {
-  const b = new RabbitMqBroker(url, ex, pino({ level: "silent" }), opts);
+async function started(
+  opts: RabbitMqBrokerOptions = {},
+  ex = exchange,
+  before: (b: RabbitMqBroker) => void = () => undefined,
+  at = url,
+): Promise<{ b: RabbitMqBroker; got: BrokerEnvelope[] }> {
+  const b = new RabbitMqBroker(at, ex, pino({ level: "silent" }), opts);
   opened.push(b);
+  before(b);
   const got: BrokerEnvelope[] = [];
   await b.start((e) => got.push(e));
   return { b, got };
 }
+
+/**
+ * Runs `during(model, step)` after each AMQP call of the broker's setup (its first run, or
+ * every run with `every`), before setup goes on: the place to act while the broker connects.
+ */
+function duringSetup(b: RabbitMqBroker, during: (model: ChannelModel, step: string) => Promise<void> | void, every = false): void {
+  const inner = b as unknown as { setup(m: ChannelModel): Promise<void> };
+  const setup = inner.setup.bind(b);
+  let runs = 0;
+  inner.setup = async (model: ChannelModel) => {
+    if (runs++ > 0 && !every) return setup(model);
+    const create = model.createConfirmChannel.bind(model);
+    model.createConfirmChannel = async (...args: Parameters<ChannelModel["createConfirmChannel"]>) => {
+      const ch = await create(...args);
+      await during(model, "createConfirmChannel");
+      for (const name of ["assertExchange", "assertQueue", "consume", "bindQueue"] as const) {
+        const call = (ch[name] as (...a: unknown[]) => Promise<unknown>).bind(ch);
+        (ch as unknown as Record<string, unknown>)[name] = async (...a: unknown[]) => {
+          const result = await call(...a);
+          await during(model, name);
+          return result;
+        };
+      }
+      return ch;
+    };
+    return setup(model);
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const n = (e: BrokerEnvelope) => Number(e.publication!.data.toString());
 
 describe("RabbitMQ routing keys", () => {
   it("encode any channel so topic wildcards cannot be injected", () => {
@@ -127,4 +166,107 @@ describe("RabbitMQ node queue", () => {
       await conn.close();
     }
   });
+});
+
+describe("RabbitMQ connection trouble", () => {
+  it("binds a channel subscribed while the connection is being set up", async () => {
+    const r = await started();
+    const names = ["during-0", "during-1", "during-2", "during-3", "during-4", "during-5", "during-6"];
+    const pending = [...names];
+    // One subscribe after each step of the setup; the broker has no channel yet, so each is
+    // only remembered, and setup must still bind it.
+    const a = await started({}, exchange, (b) =>
+      duringSetup(b, async () => {
+        const next = pending.shift();
+        if (next) await b.subscribe(next);
+      }),
+    );
+    expect(pending).toEqual([]);
+    for (const [i, c] of names.entries()) await r.b.publish(env(c, i));
+    await until(() => a.got.length === names.length);
+    expect(a.got.map((e) => e.channel)).toEqual(names);
+  });
+
+  it("survives its socket failing while it (re)connects, and connects again", async () => {
+    const r = await started();
+    let failed = false;
+    const a = await started({}, exchange, (b) =>
+      duringSetup(
+        b,
+        (model, step) => {
+          if (failed || step !== "assertQueue") return;
+          failed = true;
+          // What a broker dying mid-setup does to the socket: amqplib then emits 'error' on a
+          // connection nobody listened to yet, which used to be thrown out of the socket handler.
+          (model as unknown as { connection: { stream: { destroy(e: Error): void } } }).connection.stream.destroy(new Error("broker died"));
+        },
+        true,
+      ),
+    );
+    expect(failed).toBe(true);
+    expect(a.b.healthy()).toBe(true); // start() waited for the second, good attempt
+    await a.b.subscribe("after-socket-failure");
+    await r.b.publish(env("after-socket-failure", 1));
+    await until(() => a.got.length === 1);
+  });
+
+  it("starts over when the server closes its channel (the exchange deleted under it): redeclares and binds again", async () => {
+    const ex = `rh-d${Math.random().toString(36).slice(2, 6)}`;
+    const a = await started({}, ex);
+    await a.b.subscribe("del");
+    await a.b.publish(env("del", 1));
+    await until(() => a.got.length === 1);
+    const conn = await connect(url);
+    try {
+      await (await conn.createChannel()).deleteExchange(ex);
+    } finally {
+      await conn.close();
+    }
+    // Publishing into a missing exchange is a channel error: the server closes the channel.
+    // A node left holding that dead channel would report itself healthy and never publish
+    // again; it must drop the connection and set everything up anew.
+    await expect(a.b.publish(env("del", 2))).rejects.toThrow();
+    await until(() => a.b.healthy() && (a.b as unknown as { setups: number }).setups === 2);
+    await a.b.publish(env("del", 3));
+    await until(() => a.got.length === 2);
+    expect(a.got.map(n)).toEqual([1, 3]);
+  });
+});
+
+const missing = rabbitMqServerMissing();
+const ownNode = requireTools("RabbitMQ broker against a private node", { [missing ?? "rabbitmq-server"]: missing === null });
+
+describe.runIf(ownNode)("RabbitMQ broker: the RabbitMQ node killed -9 and restarted", () => {
+  let rabbit: RabbitMqServer;
+  beforeAll(async () => {
+    rabbit = await startRabbitMqServer();
+  }, 90_000);
+  afterAll(async () => rabbit?.stop());
+
+  it("settles every publish in flight, fails new ones at once, remembers subscriptions, and recovers", async () => {
+    const a = await started({}, "rh-kill", undefined, rabbit.url);
+    const r = await started({}, "rh-kill", undefined, rabbit.url);
+    await r.b.subscribe("k");
+    await a.b.publish(env("k", 0));
+    await until(() => r.got.length === 1);
+
+    // 3000 in one tick: some are confirmed before the crash, some wait for a confirm that will
+    // never come, some wait for the channel's buffer to drain. Every one must settle.
+    const inflight = Promise.allSettled(Array.from({ length: 3000 }, (_, i) => a.b.publish(env("k", i + 1))));
+    await rabbit.kill9();
+    const settled = await Promise.race([inflight, sleep(5000).then(() => null)]);
+    expect(settled, "publishes still pending 5 s after the crash").not.toBeNull();
+    expect(settled!.some((s) => s.status === "rejected")).toBe(true);
+    await until(() => !a.b.healthy() && !r.b.healthy());
+    await expect(a.b.publish(env("k", -1))).rejects.toThrow(/not connected/);
+    await r.b.subscribe("k2"); // remembered while down
+
+    await rabbit.start();
+    await until(() => a.b.healthy() && r.b.healthy(), 20_000);
+    const before = r.got.length;
+    await a.b.publish(env("k2", 1));
+    await a.b.publish(env("k", 2));
+    await until(() => r.got.length === before + 2);
+    expect(r.got.slice(before).map((e) => e.channel)).toEqual(["k2", "k"]);
+  }, 60_000);
 });
