@@ -53,7 +53,7 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
   /** The channel's write buffer is full: publishes wait here, in order, for its drain. */
   private writable = true;
   private held: Outgoing[] = [];
-  /** Channels amqplib has closed (with their connection, or alone on a server-side error). */
+  /** Channels amqplib has closed (with their connection; a server-side channel error drops it too). */
   private readonly closedChannels = new WeakSet<ConfirmChannel>();
   private readonly limits: Required<RabbitMqBrokerOptions>;
 
