@@ -3281,7 +3281,10 @@ export const HubServiceService = {
       Buffer.from(HistoryRemoveResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HistoryRemoveResponse => HistoryRemoveResponse.decode(value),
   },
-  /** Channels with at least one subscriber. */
+  /**
+   * Channels with at least one subscriber on the node that answers (client connections and
+   * backend Subscribe streams alike); in a cluster, ask each node.
+   */
   channels: {
     path: "/realtime.v1.HubService/Channels" as const,
     requestStream: false as const,
@@ -3340,7 +3343,10 @@ export interface HubServiceServer extends UntypedServiceImplementation {
   history: handleUnaryCall<HistoryRequest, HistoryResponse>;
   /** Forget a channel's history. */
   historyRemove: handleUnaryCall<HistoryRemoveRequest, HistoryRemoveResponse>;
-  /** Channels with at least one subscriber. */
+  /**
+   * Channels with at least one subscriber on the node that answers (client connections and
+   * backend Subscribe streams alike); in a cluster, ask each node.
+   */
   channels: handleUnaryCall<ChannelsRequest, ChannelsResponse>;
   /** Nodes of the cluster and their figures. */
   info: handleUnaryCall<InfoRequest, InfoResponse>;
@@ -3461,7 +3467,10 @@ export interface HubServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HistoryRemoveResponse) => void,
   ): ClientUnaryCall;
-  /** Channels with at least one subscriber. */
+  /**
+   * Channels with at least one subscriber on the node that answers (client connections and
+   * backend Subscribe streams alike); in a cluster, ask each node.
+   */
   channels(
     request: ChannelsRequest,
     callback: (error: ServiceError | null, response: ChannelsResponse) => void,
