@@ -58,7 +58,7 @@ describe("broker faults", () => {
     again.close();
   });
 
-  it("nats killed -9 and restarted: what was published meanwhile reaches clients exactly once", async () => {
+  it("nats killed -9 and restarted: the publishing node keeps serving its clients, the others get what they missed exactly once", async () => {
     const [nats, redis] = [await startNatsServer(), await startRedisServer()];
     cleanups.push(() => nats.stop(), () => redis.stop());
     const args = ["--broker", "nats", "--nats-url", nats.url, "--presence", "redis", "--history", "redis", "--redis-url", redis.url];
@@ -66,13 +66,21 @@ describe("broker faults", () => {
     cleanups.push(() => a.stop(), () => b.stop());
     const x = await TestWsClient.connect(a.wsUrl);
     await x.call({ subscribe: { channel: "g:1" } });
+    // y is on the publishing node: it keeps being served while the broker is down.
+    const y = await TestWsClient.connect(b.wsUrl);
+    await y.call({ subscribe: { channel: "g:1" } });
     await hubApi(b, "publish", { channel: "g:1", data: { n: 1 } });
     await x.waitFor(() => x.pubs("g:1").length === 1);
 
     await nats.kill9();
     await until("node a to report the broker down", async () => !(await brokerHealthy(a)));
+    await until("node b to report it on /health and /metrics", async () =>
+      !(await health(b)) && /^realtime_broker_healthy\{node="fn-b"\} 0$/m.test(await (await fetch(`${b.httpUrl}/metrics`)).text()),
+    );
     // History is in Redis, which is up: the publish is stored and acknowledged.
     for (const n of [2, 3]) await hubApi(b, "publish", { channel: "g:1", data: { n } });
+    await y.waitFor(() => y.pubs("g:1").length === 3, 5_000);
+    expect(x.pubs("g:1").map((p) => p.data.n)).toEqual([1]);
     await nats.start();
     await until("both nodes to reconnect", async () => (await brokerHealthy(a)) && (await brokerHealthy(b)));
     await x.waitFor(() => x.pubs("g:1").length >= 3, 15_000);
@@ -80,7 +88,9 @@ describe("broker faults", () => {
     await x.waitFor(() => x.pubs("g:1").length >= 4, 10_000);
     await new Promise((r) => setTimeout(r, 500));
     expect(x.pubs("g:1").map((p) => p.data.n)).toEqual([1, 2, 3, 4]);
+    expect(y.pubs("g:1").map((p) => p.data.n)).toEqual([1, 2, 3, 4]);
     x.close();
+    y.close();
   });
 });
 
