@@ -105,7 +105,7 @@ export interface Config {
   idempotencyWindowSeconds: number;
   /** Bytes queued for one client before it is disconnected as slow. Default 4 MiB. */
   clientQueueMaxBytes: number;
-  /** Largest incoming client frame or HTTP API body, bytes. Default 64 KiB. */
+  /** Largest incoming client frame, bytes (the HTTP API takes bodies up to MAX_API_BODY_BYTES, 4 MiB). Default 64 KiB. */
   maxMessageBytes: number;
   /** Most channels one client may subscribe to. Default 128. */
   maxChannelsPerClient: number;
