@@ -235,19 +235,21 @@ describe.runIf(canRunBrowser("browser e2e (client)"))("browser client against th
     let minted = 0;
     await page.exposeFunction("mintToken", () => {
       minted++;
-      return signToken(secret, { sub: "user-7", info: { name: "Seven" } }, 3);
+      // 4 s: the client refreshes at 80% of the ttl it is told (3 s, rounded down), which
+      // leaves a loaded machine more than a second for the round trip.
+      return signToken(secret, { sub: "user-7", info: { name: "Seven" } }, 4);
     });
     try {
       const r = await page.evaluate(async (url) => {
         const c = new window.rt.RealtimeClient(url, { getToken: () => window.mintToken() });
-        let drops = 0;
-        c.on("disconnected", () => drops++);
+        const drops: unknown[] = [];
+        c.on("disconnected", (d) => drops.push(d));
         const sub = c.subscribe("tok:1");
         c.connect();
         await window.waitFor(() => sub.state === "subscribed");
         const id = c.clientId;
         const presence = await sub.presence();
-        await new Promise((res) => setTimeout(res, 4500)); // past the first token's expiry
+        await new Promise((res) => setTimeout(res, 5500)); // past the first token's expiry
         const alive = c.state === "connected" && c.clientId === id;
 
         const anon = new window.rt.RealtimeClient(url, { minReconnectDelay: 50 });
@@ -262,7 +264,7 @@ describe.runIf(canRunBrowser("browser e2e (client)"))("browser client against th
       }, secure.wsUrl);
       expect(r.presence).toEqual([expect.objectContaining({ user: "user-7", connInfo: { name: "Seven" } })]);
       expect(r.alive).toBe(true);
-      expect(r.drops).toBe(0);
+      expect(r.drops).toEqual([]); // a drop shows its code (3005 expired, 3012 no ping …)
       expect(minted).toBeGreaterThanOrEqual(2); // connect + at least one refresh
       expect(r.errors).toEqual([101]);
       expect(r.finals).toEqual([false]);
