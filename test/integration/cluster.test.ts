@@ -2,25 +2,30 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHubProcess, hubApi, type HubProcess } from "../helpers/cluster.js";
 import { startKafkaMock, startNatsServer, startRedisServer, rabbitMqVhost } from "../helpers/processes.js";
 import { TestWsClient } from "../helpers/ws-client.js";
+import { tapKafka, tapNats, tapRabbitMq, tapRedis, type BrokerTap } from "../helpers/broker-taps.js";
 
 /**
  * For each broker: three hub processes that behave as one. Presence and history live in
- * Redis for every broker (nodes are stateless).
+ * Redis for every broker (nodes are stateless). A tap on the broker itself (test/helpers/
+ * broker-taps.ts), started before the nodes, sees everything they send through it.
  */
 interface Setup {
   args: () => string[];
+  /** Starts listening to everything the hub sends through the broker. */
+  tap: () => Promise<BrokerTap>;
   stop: () => Promise<void>;
 }
 
 const brokers: Record<string, () => Promise<Setup>> = {
   redis: async () => {
     const redis = await startRedisServer();
-    return { args: () => ["--broker", "redis", "--redis-url", redis.url], stop: () => redis.stop() };
+    return { args: () => ["--broker", "redis", "--redis-url", redis.url], tap: () => tapRedis(redis.url, "rh"), stop: () => redis.stop() };
   },
   nats: async () => {
     const [nats, redis] = [await startNatsServer(), await startRedisServer()];
     return {
       args: () => ["--broker", "nats", "--nats-url", nats.url, "--presence", "redis", "--history", "redis", "--redis-url", redis.url],
+      tap: () => tapNats(nats.url, "rh"),
       stop: async () => {
         await nats.stop();
         await redis.stop();
@@ -28,7 +33,8 @@ const brokers: Record<string, () => Promise<Setup>> = {
     };
   },
   kafka: async () => {
-    const kafka = await startKafkaMock(["rhc.0", "rhc.1", "rhc.2", "rhc.3"]);
+    const topics = ["rhc.0", "rhc.1", "rhc.2", "rhc.3"];
+    const kafka = await startKafkaMock(topics);
     const redis = await startRedisServer();
     return {
       args: () => [
@@ -36,6 +42,8 @@ const brokers: Record<string, () => Promise<Setup>> = {
         "--kafka-session-timeout-ms", "3000", "--kafka-heartbeat-interval-ms", "300",
         "--presence", "redis", "--history", "redis", "--redis-url", redis.url,
       ],
+      // Joins its group (~3 s on the mock) while the nodes start.
+      tap: () => tapKafka(kafka.bootstrap, topics),
       stop: async () => {
         await kafka.stop();
         await redis.stop();
@@ -48,10 +56,16 @@ const brokers: Record<string, () => Promise<Setup>> = {
     const exchange = `rhc${Math.random().toString(36).slice(2, 6)}`;
     return {
       args: () => ["--broker", "rabbitmq", "--amqp-url", url, "--amqp-exchange", exchange, "--presence", "redis", "--history", "redis", "--redis-url", redis.url],
+      tap: () => tapRabbitMq(url, exchange),
       stop: () => redis.stop(),
     };
   },
 };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long a count must stay put to count as settled: a loop would re-publish within it. */
+const QUIET_MS = 1500;
 
 async function until(cond: () => Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
@@ -75,13 +89,19 @@ async function waitHealthy(h: HubProcess, ms = 30_000): Promise<void> {
 for (const [name, setup] of Object.entries(brokers)) {
   describe(`3-node cluster on ${name}`, () => {
     let s: Setup;
+    let tap: BrokerTap | undefined;
     let nodes: HubProcess[] = [];
     beforeAll(async () => {
       s = await setup();
+      // Before the nodes: the tap hears their first announcements too.
+      const tapping = s.tap().then((t) => (tap = t));
+      tapping.catch(() => undefined);
       nodes = await Promise.all(["a", "b", "c"].map((id) => startHubProcess(`${name}-${id}`, s.args())));
+      await tapping;
       await Promise.all(nodes.map((n) => waitHealthy(n)));
     }, 90_000);
     afterAll(async () => {
+      await tap?.close();
       await Promise.all(nodes.map((n) => n.stop()));
       await s?.stop();
     });
@@ -109,7 +129,29 @@ for (const [name, setup] of Object.entries(brokers)) {
         expect(pubs.map((p) => Number(p.offset)).sort((x, y) => x - y)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
       }
       for (const c of clients) c.close();
-      // Nothing consumed from the broker was published again: broker publishes = API publishes.
+      // Nothing consumed from the broker was published again, counted on the broker itself:
+      // exactly one publication envelope per API publish, from the node that took it, and no
+      // more after a quiet period (a node re-publishing what it consumed would keep adding).
+      const t = tap!;
+      await until(async () => t.publications().length >= total, 20_000).catch(() => undefined);
+      await sleep(QUIET_MS);
+      expect(t.undecodable).toEqual([]);
+      expect(t.publications(channel).length, t.summary()).toBe(total);
+      expect(t.publications().length, t.summary()).toBe(total);
+      const sent = nodes.flatMap((n) => Array.from({ length: perNode }, (_, i) => `${n.id} ${n.id} ${i}`)).sort();
+      const tapped = t.publications().map((e) => {
+        const d = JSON.parse(Buffer.from(e.envelope.publication!.data).toString());
+        return `${e.origin} ${d.from} ${d.i}`;
+      });
+      expect(tapped.sort()).toEqual(sent);
+      // Joins went through once per subscriber too (a re-published join would be a loop as well).
+      expect(t.seen.filter((e) => e.kind === "join" && e.channel === channel).length, t.summary()).toBe(clients.length);
+      // Control envelopes (empty channel) are counted apart: each node announces itself, and the
+      // tap hears all three, so it does listen where the nodes publish.
+      await until(async () => new Set(t.controls().map((e) => e.origin)).size === nodes.length, 15_000);
+      expect(new Set(t.controls().map((e) => e.origin))).toEqual(new Set(nodes.map((n) => n.id)));
+      expect(t.controls().every((e) => e.kind === "control")).toBe(true);
+      // The nodes' own counters agree.
       const metric = async (n: HubProcess, name: string) =>
         Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, "m").exec(await (await fetch(`${n.httpUrl}/metrics`)).text())?.[1]);
       let brokerPublished = 0;
@@ -117,7 +159,7 @@ for (const [name, setup] of Object.entries(brokers)) {
       expect(brokerPublished).toBe(total);
       // Info lists the whole cluster.
       await until(async () => (await hubApi(nodes[0]!, "info", {})).nodes.length === 3);
-    });
+    }, 60_000);
 
     it("a client recovers on another node what it missed", async () => {
       const channel = `rec:${name}`;

@@ -6,6 +6,8 @@ import { RedisHistoryStore } from "../../src/history/redis.js";
 import { RedisPresenceStore } from "../../src/presence/redis.js";
 import { channelKey } from "../../src/redis/script.js";
 import { startRedisServer, type ServerProcess } from "../helpers/processes.js";
+import { startTestHub, type TestHub } from "../helpers/hub.js";
+import { TestWsClient } from "../helpers/ws-client.js";
 
 let server: ServerProcess & { url: string };
 const clients: Redis[] = [];
@@ -104,6 +106,100 @@ describe("RedisHistoryStore.read", () => {
     await client().del(store.keys("evicted")[1]);
     expect((await store.read("evicted", { limit: 10 })).publications).toEqual([]);
     expect((await store.append("evicted", publication(8), opts)).offset).toBe("1");
+  });
+});
+
+/** CRC16-XMODEM, the checksum Redis Cluster hashes keys with (cluster spec, appendix A). */
+function crc16(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const b of bytes) {
+    crc ^= b << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/**
+ * The Cluster slot of a key, as CLUSTER KEYSLOT computes it: only the part between the first
+ * `{` and the next `}` is hashed when that part is not empty. (A redis-server outside cluster
+ * mode refuses CLUSTER KEYSLOT, so the test computes it.)
+ */
+function keySlot(key: string): number {
+  const open = key.indexOf("{");
+  const close = open < 0 ? -1 : key.indexOf("}", open + 1);
+  return crc16(Buffer.from(close > open + 1 ? key.slice(open + 1, close) : key)) % 16384;
+}
+
+describe("the keys a hub writes to Redis", () => {
+  let own: ServerProcess & { url: string };
+  let hub: TestHub;
+  let redis: Redis;
+  const p = prefix();
+  beforeAll(async () => {
+    // A server of its own: every key on it is the hub's.
+    own = await startRedisServer();
+    hub = await startTestHub({ broker: "redis", presence: "redis", history: "redis", redisUrl: own.url, redisPrefix: p, nodeId: "keys" });
+    redis = new Redis(own.url);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await hub?.stop();
+    await own?.stop();
+  });
+
+  it("computes slots as Redis does", () => {
+    // The cluster spec's CRC16 check value, and CLUSTER KEYSLOT answers from the Redis docs.
+    expect(crc16(Buffer.from("123456789"))).toBe(0x31c3);
+    expect(keySlot("somekey")).toBe(11058);
+    expect(keySlot("foo{hash_tag}")).toBe(2515);
+    expect(keySlot("foo{}{bar}")).toBe(crc16(Buffer.from("foo{}{bar}")) % 16384);
+    expect(keySlot("foo{{bar}}zap")).toBe(crc16(Buffer.from("{bar")) % 16384);
+  });
+
+  it("carry the channel as a hash tag, so one channel's keys share a Cluster slot", async () => {
+    // With a history and presence (every namespace has both in dev mode); names with the
+    // characters a tag could trip on elsewhere: ':' and '.'.
+    const channels = ["chat:room.1", "news:slots"];
+    const clients: TestWsClient[] = [];
+    for (const channel of channels) {
+      const c = await TestWsClient.connect(hub.wsUrl);
+      clients.push(c);
+      expect((await c.call({ subscribe: { channel } })).error).toBeUndefined();
+      for (let i = 0; i < 3; i++) await hub.api.publish({ channel, data: Buffer.from(`{"i":${i}}`), idempotencyKey: "", skipHistory: false, tags: {} });
+    }
+    const keys: string[] = [];
+    for (let cursor = "0"; ; ) {
+      const [next, batch] = await redis.scan(cursor, "COUNT", "100");
+      keys.push(...batch);
+      if ((cursor = next) === "0") break;
+    }
+    // Nothing else: every key the hub made belongs to one of the channels.
+    const expected = channels.flatMap((ch) => ["h", "m", "p", "pz"].map((kind) => `${p}:{${ch}}:${kind}`));
+    expect(keys.sort()).toEqual(expected.sort());
+    for (const channel of channels) {
+      const ofChannel = keys.filter((k) => k.startsWith(`${p}:{${channel}}:`));
+      expect(ofChannel).toHaveLength(4);
+      for (const k of ofChannel) expect(keySlot(k), k).toBe(keySlot(channel));
+      expect(new Set(ofChannel.map(keySlot)).size).toBe(1);
+      // Not a slot they would share anyway: hashed whole, without the tag, they spread.
+      expect(new Set(ofChannel.map((k) => crc16(Buffer.from(k)) % 16384)).size).toBeGreaterThan(1);
+    }
+    expect(keySlot(expected[0]!)).not.toBe(keySlot(expected[4]!));
+
+    // The layout docs/cluster.md describes, and a TTL on every key.
+    const [channel] = channels as [string];
+    const key = (kind: string) => `${p}:{${channel}}:${kind}`;
+    for (const k of keys) expect(await redis.ttl(k), k).toBeGreaterThan(0);
+    const entries = await redis.xrange(key("h"), "-", "+");
+    expect(entries.map(([id]) => id)).toEqual(["1-0", "2-0", "3-0"]);
+    for (const [, fields] of entries) expect(fields.filter((_, i) => i % 2 === 0)).toEqual(["d"]);
+    const meta = await redis.hgetall(key("m"));
+    expect(Object.keys(meta).sort()).toEqual(["e", "s"]);
+    expect(meta.s).toBe("3");
+    const client = clients[0]!.messages[0].connect.client as string;
+    expect(await redis.hkeys(key("p"))).toEqual([client]);
+    expect(await redis.zrange(key("pz"), "0", "-1")).toEqual([client]);
+    for (const c of clients) c.close();
   });
 });
 
