@@ -3,6 +3,10 @@ import { startHubProcess, hubApi, type HubProcess } from "../helpers/cluster.js"
 import { startKafkaMock, startNatsServer, startRedisServer, rabbitMqVhost } from "../helpers/processes.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 import { tapKafka, tapNats, tapRabbitMq, tapRedis, type BrokerTap } from "../helpers/broker-taps.js";
+import { signToken } from "../../src/auth/jwt.js";
+
+/** Every node verifies the same connection tokens (anonymous connections stay allowed: --dev). */
+const SECRET = "cluster-secret";
 
 /**
  * For each broker: three hub processes that behave as one. Presence and history live in
@@ -96,7 +100,7 @@ for (const [name, setup] of Object.entries(brokers)) {
       // Before the nodes: the tap hears their first announcements too.
       const tapping = s.tap().then((t) => (tap = t));
       tapping.catch(() => undefined);
-      nodes = await Promise.all(["a", "b", "c"].map((id) => startHubProcess(`${name}-${id}`, s.args())));
+      nodes = await Promise.all(["a", "b", "c"].map((id) => startHubProcess(`${name}-${id}`, [...s.args(), "--token-hmac-secret", SECRET])));
       await tapping;
       await Promise.all(nodes.map((n) => waitHealthy(n)));
     }, 90_000);
@@ -160,6 +164,27 @@ for (const [name, setup] of Object.entries(brokers)) {
       // Info lists the whole cluster.
       await until(async () => (await hubApi(nodes[0]!, "info", {})).nodes.length === 3);
     }, 60_000);
+
+    it("Unsubscribe and Disconnect through one node reach the user's connections on the others", async () => {
+      const user = `u-${name}`;
+      const channel = `ctl:${name}`;
+      const token = await signToken(SECRET, { sub: user });
+      const [onB, onC] = [await TestWsClient.connect(nodes[1]!.wsUrl, token), await TestWsClient.connect(nodes[2]!.wsUrl, token)];
+      const bystander = await TestWsClient.connect(nodes[2]!.wsUrl);
+      for (const c of [onB, onC, bystander]) await c.call({ subscribe: { channel } });
+      await hubApi(nodes[0]!, "unsubscribe", { user, channel });
+      for (const c of [onB, onC])
+        expect((await c.waitFor((m) => m.push?.unsubscribe, 10_000)).push).toMatchObject({ channel, unsubscribe: { code: 2000 } });
+      await hubApi(nodes[0]!, "disconnect", { user, reason: "bye" });
+      for (const c of [onB, onC]) {
+        expect((await c.waitFor((m) => m.push?.disconnect, 10_000)).push.disconnect).toMatchObject({ code: 3504, reason: "bye" });
+        expect(await c.waitClosed()).toBe(3504);
+      }
+      // Someone else's connection on the same node keeps its subscription.
+      await hubApi(nodes[0]!, "publish", { channel, data: { still: true } });
+      await bystander.waitFor(() => bystander.pubs(channel).length === 1, 10_000);
+      bystander.close();
+    });
 
     it("a client recovers on another node what it missed", async () => {
       const channel = `rec:${name}`;
