@@ -56,6 +56,13 @@ export class ServerProcess {
     return this;
   }
 
+  /** The running server's pid. */
+  get pid(): number {
+    const pid = this.child?.pid;
+    if (!pid) throw new Error(`${this.name} is not running`);
+    return pid;
+  }
+
   /** kill -9: no goodbye to clients, as in a crash. */
   async kill9(): Promise<void> {
     const c = this.child;
@@ -75,6 +82,17 @@ export class ServerProcess {
     await exited;
     clearTimeout(t);
     this.child = null;
+  }
+}
+
+/** SIGSTOP `pid` and wait until it is stopped: a server that keeps its connections but reads nothing. */
+export async function stall(pid: number): Promise<void> {
+  process.kill(pid, "SIGSTOP");
+  const { readFileSync } = await import("node:fs");
+  const end = Date.now() + 5000;
+  while (readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0] !== "T") {
+    if (Date.now() > end) throw new Error(`process ${pid} did not stop`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import { brokerContract } from "../contract/broker.js";
 import { NatsBroker } from "../../src/broker/nats.js";
 import { PublishBacklogFull } from "../../src/broker/pending-bound.js";
 import type { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
-import { startNatsServer, type ServerProcess } from "../helpers/processes.js";
+import { stall, startNatsServer, type ServerProcess } from "../helpers/processes.js";
 
 let server: ServerProcess & { url: string };
 beforeAll(async () => {
@@ -72,22 +70,6 @@ describe("NATS outage", () => {
   }, 30_000);
 });
 
-/** The pid of a test server: the child ServerProcess keeps, else whoever listens on its port. */
-function serverPid(server: ServerProcess): number {
-  const pid = (server as unknown as { child?: { pid?: number } | null }).child?.pid;
-  if (pid) return pid;
-  const out = execFileSync("ss", ["-ltnpH", `sport = :${server.port}`]).toString();
-  const m = /pid=(\d+)/.exec(out);
-  if (!m) throw new Error(`no process found listening on port ${server.port}: ${out}`);
-  return Number(m[1]);
-}
-
-/** SIGSTOP: the server keeps its connections open but reads nothing, as a stalled server. */
-async function stopReading(pid: number): Promise<void> {
-  process.kill(pid, "SIGSTOP");
-  await until(() => readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0] === "T");
-}
-
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 /**
@@ -118,7 +100,7 @@ describe("NATS connected but not reading", () => {
     // A server of its own, stopped for under a second at a time: nats.js declares a server
     // stale only after maxPingOut unanswered pings of 10 s each.
     const own = await startNatsServer();
-    const pid = serverPid(own);
+    const pid = own.pid;
     const a = new NatsBroker(own.url, prefix, pino({ level: "silent" }), { maxPending: 40, maxPendingBytes: 32 * 1024 });
     const b = new NatsBroker(own.url, prefix, pino({ level: "silent" }));
     const got: string[] = [];
@@ -135,7 +117,7 @@ describe("NATS connected but not reading", () => {
       await b.subscribe("slow");
 
       // Count: nothing is confirmed while the server is stopped.
-      await stopReading(pid);
+      await stall(pid);
       const before = outMsgs();
       const small = await flood((n) => a.publish(env(`s${n}`)), 500, watch);
       expect(small.sent).toBeGreaterThan(200);
@@ -156,7 +138,7 @@ describe("NATS connected but not reading", () => {
       // Bytes: 2 KiB payloads against 32 KiB.
       got.length = 0;
       most = { count: 0, bytes: 0 };
-      await stopReading(pid);
+      await stall(pid);
       const big = await flood((n) => a.publish(env(Buffer.alloc(2048, (n % 26) + 97))), 300, watch);
       expect(big.accepted.length).toBeGreaterThan(10);
       expect(big.accepted.length).toBeLessThan(17);

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { pino } from "pino";
 import type { Redis } from "ioredis";
 import { brokerContract } from "../contract/broker.js";
@@ -9,7 +7,7 @@ import { PublishBacklogFull } from "../../src/broker/pending-bound.js";
 import type { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
 import { defaultNamespace } from "../../src/config.js";
 import { createRedis, connectRedis } from "../../src/redis/connection.js";
-import { startRedisServer, type ServerProcess } from "../helpers/processes.js";
+import { stall, startRedisServer, type ServerProcess } from "../helpers/processes.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 
@@ -78,22 +76,6 @@ describe("two hub nodes on one Redis", () => {
   });
 });
 
-/** The pid of a test server: the child ServerProcess keeps, else whoever listens on its port. */
-function serverPid(server: ServerProcess): number {
-  const pid = (server as unknown as { child?: { pid?: number } | null }).child?.pid;
-  if (pid) return pid;
-  const out = execFileSync("ss", ["-ltnpH", `sport = :${server.port}`]).toString();
-  const m = /pid=(\d+)/.exec(out);
-  if (!m) throw new Error(`no process found listening on port ${server.port}: ${out}`);
-  return Number(m[1]);
-}
-
-/** SIGSTOP: the server keeps its connections open but reads nothing, as a stalled server. */
-async function stopReading(pid: number): Promise<void> {
-  process.kill(pid, "SIGSTOP");
-  await until(() => readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0] === "T");
-}
-
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -111,7 +93,7 @@ describe("Redis connected but not reading", () => {
   beforeAll(async () => {
     // A server of its own: stopping the shared one would stall the other suites of this file.
     own = await startRedisServer();
-    pid = serverPid(own);
+    pid = own.pid;
   });
   afterAll(async () => {
     process.kill(pid, "SIGCONT");
@@ -177,7 +159,7 @@ describe("Redis connected but not reading", () => {
     };
     try {
       // Count: small publishes; nothing is answered while the server is stopped.
-      await stopReading(pid);
+      await stall(pid);
       const small = await flood((n) => a.publish(env("slow", `s${n}`)), 600, watch);
       expect(small.sent).toBeGreaterThan(200);
       expect(small.waiting.size).toBe(50);
@@ -199,7 +181,7 @@ describe("Redis connected but not reading", () => {
       // Bytes: 4 KiB publishes against 64 KiB.
       got.length = 0;
       most = { count: 0, bytes: 0 };
-      await stopReading(pid);
+      await stall(pid);
       const big = await flood((n) => a.publish(env("slow", Buffer.alloc(4096, n % 26 + 97))), 400, watch);
       const accepted = big.waiting.size;
       expect(accepted).toBeGreaterThan(10);
@@ -237,7 +219,7 @@ describe("Redis connected but not reading", () => {
       await c.call({ subscribe: { channel: "live:1" } });
       await c.call({ subscribe: { channel: "room:1" } });
       const failures = hub.node.counters.brokerPublishFailures;
-      await stopReading(pid);
+      await stall(pid);
       for (let i = 0; i < 100; i++)
         await hub.api.publish({ channel: "live:1", data: Buffer.from(String(i)), idempotencyKey: "", skipHistory: false, tags: {} });
       await c.waitFor(() => c.pubs("live:1").length >= 100);
