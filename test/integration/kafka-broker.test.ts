@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { pino } from "pino";
+import { CompressionCodecs, CompressionTypes, Kafka, logLevel, type Consumer, type Producer } from "kafkajs";
 import { brokerContract } from "../contract/broker.js";
 import { KafkaBroker, type KafkaBrokerOptions } from "../../src/broker/kafka.js";
-import type { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
+import { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
+import { loadConfig, parseFlags } from "../../src/config.js";
 import { startKafkaMock } from "../helpers/processes.js";
 
 const prefix = "rhk";
@@ -202,4 +204,204 @@ describe("Kafka broker killed and restarted empty", () => {
       await own.stop();
     }
   }, 60_000);
+});
+
+/** FNV-1a, written out again: every node must map a channel to the same topic, whatever version it runs. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+interface RawRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | undefined;
+  envelope: BrokerEnvelope;
+}
+
+/**
+ * One hub broker as configured by default (createTopics on) plus gzip, and a plain kafkajs
+ * consumer in a group of its own reading the hub's topics from the beginning: both join their
+ * groups once (a few seconds each on the mock) for all the tests below.
+ */
+describe("Kafka broker as configured in production (createTopics, gzip), read back raw", () => {
+  const logs: Array<{ level: number; msg: string; err?: unknown }> = [];
+  const got: BrokerEnvelope[] = [];
+  const raw: RawRecord[] = [];
+  /** What kafkajs' gzip codec decompressed in this process: the batches fetched gzip-compressed. */
+  const gunzipped: Buffer[] = [];
+  const gzipCodec = CompressionCodecs[CompressionTypes.GZIP];
+  /** The hub's deliveries and offset commits, in the order they happened. */
+  const events: Array<{ delivered: BrokerEnvelope } | { committed: Array<{ topic: string; partition: number; offset: string }> }> = [];
+  class RecordingKafkaBroker extends KafkaBroker {
+    protected override deliver(value: Buffer, topic: string): void {
+      events.push({ delivered: BrokerEnvelope.decode(value) });
+      super.deliver(value, topic);
+    }
+  }
+  const nodeId = `n${n++}`;
+  let hub: KafkaBroker;
+  let tap: Consumer;
+  const tag = Math.random().toString(36).slice(2, 8);
+
+  beforeAll(async () => {
+    // kafkajs does not expose a fetched batch's attributes; the codec registry tells instead.
+    CompressionCodecs[CompressionTypes.GZIP] = () => {
+      const codec = gzipCodec();
+      return {
+        compress: codec.compress,
+        decompress: async (buf: Buffer) => {
+          const out = await codec.decompress(buf);
+          gunzipped.push(out);
+          return out;
+        },
+      };
+    };
+    hub = new RecordingKafkaBroker(
+      { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId, compression: "gzip", createTopics: true, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300 },
+      pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
+    );
+    const consumer = (hub as unknown as { consumer: Consumer }).consumer;
+    const commit = consumer.commitOffsets.bind(consumer);
+    consumer.commitOffsets = (offsets) => {
+      events.push({ committed: offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })) });
+      return commit(offsets);
+    };
+    tap = new Kafka({ clientId: "raw-tap", brokers: [kafka.bootstrap], logLevel: logLevel.NOTHING }).consumer({
+      groupId: `raw-tap-${tag}`,
+      sessionTimeout: 3000,
+      heartbeatInterval: 300,
+      maxWaitTimeInMs: 100,
+    });
+    let tapJoined = false;
+    tap.on(tap.events.GROUP_JOIN, () => (tapJoined = true));
+    const startTap = async () => {
+      await tap.connect();
+      await tap.subscribe({ topics, fromBeginning: true });
+      await tap.run({
+        eachMessage: async ({ topic, partition, message }) => {
+          raw.push({ topic, partition, offset: message.offset, key: message.key?.toString(), envelope: BrokerEnvelope.decode(message.value!) });
+        },
+      });
+    };
+    await Promise.all([hub.start((e) => got.push(e)), startTap()]);
+    await until(() => hub.healthy() && tapJoined);
+  });
+  afterAll(async () => {
+    CompressionCodecs[CompressionTypes.GZIP] = gzipCodec;
+    await Promise.allSettled([hub?.close(), tap?.disconnect()]);
+  });
+
+  it("starts against a cluster that refuses CreateTopics, says so, and delivers through the existing topics", async () => {
+    const warning = logs.find((l) => l.msg === "kafka: could not create topics; expecting them to exist");
+    expect(warning, JSON.stringify(logs)).toBeDefined();
+    expect(warning!.level).toBe(40);
+    // With the reason kafkajs gave (the mock answers "Broker 0 not found in the cached metadata").
+    expect(warning!.err).toEqual(expect.stringMatching(/\S/));
+    const channel = `create-${tag}`;
+    await hub.publish(pub(channel, 1));
+    await until(() => got.some((e) => e.channel === channel));
+  });
+
+  it("sends gzip-compressed batches when compression is gzip, and delivers them", async () => {
+    const channel = `gzip-${tag}`;
+    const marker = Buffer.from(`payload-${tag}-`.repeat(20));
+    await hub.publish({ ...pub(channel, 1), publication: { ...pub(channel, 1).publication!, data: marker } });
+    await until(() => got.some((e) => e.channel === channel) && raw.some((r) => r.envelope.channel === channel));
+    expect(Buffer.from(got.find((e) => e.channel === channel)!.publication!.data)).toEqual(marker);
+    // The batch sits in the log compressed: whoever fetched it had to gunzip it.
+    expect(gunzipped.some((b) => b.includes(marker))).toBe(true);
+    // The config lets through only what the broker knows how to send.
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--kafka-compression", "snappy"]) })).toThrow(/kafka-compression: must be one of none, gzip/);
+    expect(loadConfig({ flags: parseFlags(["--dev", "--kafka-compression", "gzip"]) }).kafkaCompression).toBe("gzip");
+  });
+
+  it("keys each message with its channel, in topic <prefix>.<fnv1a(channel) % topics>, one partition per channel", async () => {
+    // Channels until every topic has one, a few messages each.
+    const channels: string[] = [];
+    for (let i = 0; new Set(channels.map((c) => fnv1a(c) % 4)).size < 4; i++) channels.push(`key-${tag}-${i}`);
+    for (let m = 1; m <= 3; m++) for (const c of channels) await hub.publish(pub(c, m));
+    const mine = () => raw.filter((r) => channels.includes(r.envelope.channel));
+    await until(() => mine().length === channels.length * 3);
+    for (const r of mine()) {
+      expect(r.key).toBe(r.envelope.channel);
+      expect(r.topic).toBe(`${prefix}.${fnv1a(r.envelope.channel) % 4}`);
+      expect(r.topic).toBe(hub.topicOf(r.envelope.channel));
+    }
+    expect(new Set(mine().map((r) => r.topic)).size).toBe(4);
+    for (const c of channels) {
+      const of = mine().filter((r) => r.envelope.channel === c);
+      expect(new Set(of.map((r) => r.partition)).size).toBe(1);
+      expect(of.map((r) => r.envelope.publication!.data.toString())).toEqual(["1", "2", "3"]);
+    }
+  });
+
+  it("sends what is published in one tick as one sendBatch (one Produce request)", async () => {
+    const producer = (hub as unknown as { producer: Producer }).producer;
+    const sendBatch = vi.spyOn(producer, "sendBatch");
+    let produceRequests = 0;
+    const off = producer.on(producer.events.REQUEST, (e) => {
+      if (e.payload.apiName === "Produce") produceRequests++;
+    });
+    try {
+      const channels = [0, 1, 2, 3, 4].map((i) => `tick-${tag}-${i}`);
+      const sent: Array<Promise<void>> = [];
+      for (let m = 0; m < 10; m++) for (const c of channels) sent.push(hub.publish(pub(c, m)));
+      await Promise.all(sent);
+      expect(sendBatch).toHaveBeenCalledTimes(1);
+      const batch = sendBatch.mock.calls[0]![0];
+      expect(batch.topicMessages!.flatMap((t) => t.messages)).toHaveLength(50);
+      expect(batch.topicMessages!.map((t) => t.topic).sort()).toEqual([...new Set(channels.map((c) => hub.topicOf(c)))].sort());
+      expect(batch.compression).toBe(CompressionTypes.GZIP);
+      // The mock is one broker: one batch is one request.
+      expect(produceRequests).toBe(1);
+      await until(() => got.filter((e) => channels.includes(e.channel)).length === 50);
+      for (const c of channels)
+        expect(got.filter((e) => e.channel === c).map((e) => Number(e.publication!.data.toString()))).toEqual([...Array(10).keys()]);
+    } finally {
+      off();
+      sendBatch.mockRestore();
+    }
+  });
+
+  it("commits a partition's offset only after delivering every message below it, and the commit reaches the cluster", async () => {
+    // The crash test above resumes from what the broker remembers in process; this is what a
+    // consumer kafkajs restarts itself (retriable errors) resumes from.
+    const channel = `commit-${tag}`;
+    for (let m = 0; m < 5; m++) await hub.publish(pub(channel, m));
+    await Promise.all([5, 6, 7, 8, 9].map((m) => hub.publish(pub(channel, m))));
+    const mine = () => raw.filter((r) => r.envelope.channel === channel);
+    await until(() => mine().length === 10 && got.filter((e) => e.channel === channel).length === 10);
+    const { topic, partition } = mine()[0]!;
+    const isCommit = (e: (typeof events)[number], offset: string) =>
+      "committed" in e && e.committed.some((c) => c.topic === topic && c.partition === partition && BigInt(c.offset) > BigInt(offset));
+    for (const r of mine()) {
+      const delivered = events.findIndex(
+        (e) => "delivered" in e && e.delivered.channel === channel && e.delivered.publication!.data.toString() === r.envelope.publication!.data.toString(),
+      );
+      expect(delivered).toBeGreaterThanOrEqual(0);
+      // No commit past this message before it was delivered, and one after it.
+      expect(events.findIndex((e) => isCommit(e, r.offset))).toBeGreaterThan(delivered);
+    }
+    const end = BigInt(mine().reduce((a, r) => (BigInt(r.offset) > BigInt(a) ? r.offset : a), "0")) + 1n;
+    const admin = new Kafka({ clientId: "raw-admin", brokers: [kafka.bootstrap], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      let committed = -1n;
+      for (let i = 0; committed < end; i++) {
+        if (i > 50) throw new Error(`group offset of ${topic}/${partition} is ${committed}, want ${end}`);
+        if (i > 0) await new Promise((r) => setTimeout(r, 100));
+        const [t] = await admin.fetchOffsets({ groupId: `${prefix}-node-${nodeId}`, topics: [topic] });
+        committed = BigInt(t!.partitions.find((p) => p.partition === partition)!.offset);
+      }
+      expect(committed).toBe(end);
+    } finally {
+      await admin.disconnect();
+    }
+  });
 });
