@@ -412,6 +412,28 @@ export function loadConfig(sources: {
 
 const ADDR_RE = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):\d{1,5}$/;
 
+/**
+ * Largest publish a backend can send through the server API, bytes: the HTTP API's body limit
+ * (MAX_API_BODY_BYTES in transport/http-api.ts is this) and the gRPC server's receive limit.
+ */
+export const MAX_PUBLISH_BYTES = 4 * 1024 * 1024;
+/** Room above the largest publish for what a broker adds to it (channel, envelope, subject). */
+export const BROKER_BYTES_HEADROOM = 64 * 1024;
+
+/** Least a broker byte bound may be: the largest publish the hub accepts, plus headroom. */
+export function minBrokerBytes(maxMessageBytes: number): number {
+  return Math.max(maxMessageBytes, MAX_PUBLISH_BYTES) + BROKER_BYTES_HEADROOM;
+}
+
+/** The byte bounds of each broker, checked against minBrokerBytes when that broker is selected. */
+const BROKER_BYTE_BOUNDS = {
+  memory: [],
+  redis: ["redisMaxPendingBytes"],
+  nats: ["natsMaxPendingBytes"],
+  kafka: ["kafkaMaxPendingBytes"],
+  rabbitmq: ["amqpMaxQueueBytes", "amqpMaxPendingBytes"],
+} as const satisfies Record<Config["broker"], readonly (keyof Config)[]>;
+
 export function validateConfig(cfg: Config): void {
   for (const key of ["httpAddr", "grpcAddr"] as const)
     if (!ADDR_RE.test(cfg[key])) throw new ConfigError(`${key}: expected host:port, got ${JSON.stringify(cfg[key])}`);
@@ -435,14 +457,27 @@ export function validateConfig(cfg: Config): void {
   if (cfg.presenceTtlSeconds < 1) throw new ConfigError("presenceTtlSeconds: must be at least 1");
   if (cfg.pingIntervalSeconds < 1) throw new ConfigError("pingIntervalSeconds: must be at least 1");
   if (cfg.maxMessageBytes < 256) throw new ConfigError("maxMessageBytes: must be at least 256");
-  // What a broker holds while it is down or slow: a bound of 0 would fail (or drop) everything,
-  // and a byte bound below one client message would refuse the largest messages.
+  // The Redis SET ... PX of an idempotent publish takes a whole, positive number of ms.
+  if (!Number.isInteger(cfg.idempotencyWindowSeconds) || cfg.idempotencyWindowSeconds < 1)
+    throw new ConfigError(`idempotencyWindowSeconds: must be a whole number of at least 1, got ${cfg.idempotencyWindowSeconds}`);
+  // What a broker holds while it is down or slow: a bound of 0 would fail (or drop) everything.
   for (const key of ["redisMaxPending", "natsMaxPending", "kafkaMaxPending", "amqpMaxQueueLength", "amqpMaxPending"] as const)
     if (!Number.isInteger(cfg[key]) || cfg[key] < 1)
       throw new ConfigError(`${key}: must be a whole number of at least 1, got ${cfg[key]}`);
   for (const key of ["redisMaxPendingBytes", "natsMaxPendingBytes", "kafkaMaxPendingBytes", "amqpMaxQueueBytes", "amqpMaxPendingBytes"] as const)
-    if (!Number.isInteger(cfg[key]) || cfg[key] < cfg.maxMessageBytes)
-      throw new ConfigError(`${key}: must be a whole number of bytes, at least maxMessageBytes (${cfg.maxMessageBytes}), got ${cfg[key]}`);
+    if (!Number.isInteger(cfg[key]) || cfg[key] < 1)
+      throw new ConfigError(`${key}: must be a whole number of bytes, at least 1, got ${cfg[key]}`);
+  // A byte bound below the largest publish would refuse (or, for the RabbitMQ queue, drop) that
+  // publish every time, and Kafka and RabbitMQ have no idle exemption. Only the selected broker's
+  // bounds matter, so only they are held to the minimum (a large --max-message-bytes with the
+  // memory broker does not trip over the Redis default).
+  const minBytes = minBrokerBytes(cfg.maxMessageBytes);
+  for (const key of BROKER_BYTE_BOUNDS[cfg.broker])
+    if (cfg[key] < minBytes)
+      throw new ConfigError(
+        `${key}: must be at least ${minBytes} bytes with broker ${cfg.broker} (the largest publish, ` +
+          `max(maxMessageBytes, ${MAX_PUBLISH_BYTES}), plus ${BROKER_BYTES_HEADROOM}), got ${cfg[key]}`,
+      );
   const seen = new Set<string>();
   for (const ns of cfg.namespaces) {
     if (!/^[A-Za-z0-9_\-.]+$/.test(ns.name))

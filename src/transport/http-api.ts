@@ -3,12 +3,13 @@ import { timingSafeEqual } from "node:crypto";
 import * as hub from "../gen/realtime/v1/hub.js";
 import { ErrorCode } from "../gen/realtime/v1/types.js";
 import type { ServerApi } from "../api/server-api.js";
+import { MAX_PUBLISH_BYTES } from "../config.js";
 import { errBadRequest, errNotFound, errUnauthorized, HubError, toHubError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { embedJsonIn, embedJsonOut } from "./codec.js";
 
 /** Largest HTTP API body, the same as grpc-js's default receive limit. */
-export const MAX_API_BODY_BYTES = 4 * 1024 * 1024;
+export const MAX_API_BODY_BYTES = MAX_PUBLISH_BYTES;
 
 interface Codec<T> {
   fromJSON(o: unknown): T;

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig, parseFlags } from "../../src/config.js";
+import { ConfigError, loadConfig, MAX_PUBLISH_BYTES, parseFlags } from "../../src/config.js";
+import { MAX_API_BODY_BYTES } from "../../src/transport/http-api.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rh-config-"));
 
@@ -160,9 +161,10 @@ describe("config", () => {
     expect(() => loadConfig({ flags: parseFlags(["--config", file]) })).toThrow(/config file: redisMaxPendingBytes: must be a non-negative number/);
     expect(() => loadConfig({ flags: parseFlags(["--dev", "--redis-max-pending", "0"]) })).toThrow(/redisMaxPending: must be a whole number of at least 1/);
     expect(() => loadConfig({ flags: parseFlags(["--dev", "--nats-max-pending", "2.5"]) })).toThrow(/natsMaxPending: must be a whole number of at least 1/);
-    expect(() => loadConfig({ flags: parseFlags(["--dev", "--redis-max-pending-bytes", "1000"]) })).toThrow(/redisMaxPendingBytes: .*at least maxMessageBytes \(65536\)/);
-    expect(() => loadConfig({ flags: parseFlags(["--dev", "--nats-max-pending-bytes", "65535"]) })).toThrow(/natsMaxPendingBytes: .*at least maxMessageBytes \(65536\)/);
-    expect(loadConfig({ flags: parseFlags(["--dev", "--nats-max-pending-bytes", "65536", "--nats-max-pending", "1"]) })).toMatchObject({ natsMaxPendingBytes: 65536, natsMaxPending: 1 });
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--broker", "redis", "--redis-max-pending-bytes", "1000"]) })).toThrow(/redisMaxPendingBytes: must be at least 4259840 bytes/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--broker", "nats", "--nats-max-pending-bytes", "65536"]) })).toThrow(/natsMaxPendingBytes: must be at least 4259840 bytes/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--redis-max-pending-bytes", "0"]) })).toThrow(/redisMaxPendingBytes: must be a whole number of bytes, at least 1/);
+    expect(loadConfig({ flags: parseFlags(["--dev", "--broker", "nats", "--nats-max-pending-bytes", "4259840", "--nats-max-pending", "1"]) })).toMatchObject({ natsMaxPendingBytes: 4259840, natsMaxPending: 1 });
   });
 
   it("refuses a bad broker bound, naming it", () => {
@@ -173,6 +175,71 @@ describe("config", () => {
     expect(() => loadConfig({ flags: parseFlags(["--config", file]) })).toThrow(/config file: amqpMaxPendingBytes: must be a non-negative number/);
     expect(() => loadConfig({ flags: parseFlags(["--dev", "--amqp-max-pending", "0"]) })).toThrow(/amqpMaxPending: must be a whole number of at least 1/);
     expect(() => loadConfig({ flags: parseFlags(["--dev", "--amqp-max-queue-length", "1.5"]) })).toThrow(/amqpMaxQueueLength: must be a whole number/);
-    expect(() => loadConfig({ flags: parseFlags(["--dev", "--kafka-max-pending-bytes", "1000"]) })).toThrow(/kafkaMaxPendingBytes: .*at least maxMessageBytes \(65536\)/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--broker", "kafka", "--kafka-max-pending-bytes", "1000"]) })).toThrow(/kafkaMaxPendingBytes: must be at least 4259840 bytes/);
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--amqp-max-queue-bytes", "2.5"]) })).toThrow(/amqpMaxQueueBytes: must be a whole number of bytes/);
+  });
+
+  describe("broker byte bounds hold the largest publish the hub accepts", () => {
+    const MIN = 4 * 1024 * 1024 + 64 * 1024; // max(64 KiB, 4 MiB API body) + 64 KiB headroom
+    const BOUNDS = {
+      redis: ["redisMaxPendingBytes"],
+      nats: ["natsMaxPendingBytes"],
+      kafka: ["kafkaMaxPendingBytes"],
+      rabbitmq: ["amqpMaxQueueBytes", "amqpMaxPendingBytes"],
+    } as const;
+    const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+
+    it("the limit is the HTTP API's body limit", () => {
+      expect(MAX_PUBLISH_BYTES).toBe(4 * 1024 * 1024);
+      expect(MAX_API_BODY_BYTES).toBe(MAX_PUBLISH_BYTES);
+    });
+
+    for (const [broker, keys] of Object.entries(BOUNDS)) {
+      it(`${broker}: defaults pass, one byte below the minimum is refused naming key and minimum, the minimum passes`, () => {
+        expect(loadConfig({ flags: parseFlags(["--dev", "--broker", broker]) }).broker).toBe(broker);
+        for (const key of keys) {
+          const flag = `--${kebab(key)}`;
+          expect(() => loadConfig({ flags: parseFlags(["--dev", "--broker", broker, flag, String(MIN - 1)]) })).toThrow(
+            new RegExp(`${key}: must be at least ${MIN} bytes with broker ${broker}.*got ${MIN - 1}`),
+          );
+          expect(() => loadConfig({ flags: parseFlags(["--dev", "--broker", broker, flag, String(64 * 1024)]) })).toThrow(ConfigError);
+          expect(loadConfig({ flags: parseFlags(["--dev", "--broker", broker, flag, String(MIN)]) })[key]).toBe(MIN);
+        }
+      });
+    }
+
+    it("a --max-message-bytes above 4 MiB raises the minimum to it plus 64 KiB", () => {
+      const big = 8 * 1024 * 1024;
+      const flags = ["--dev", "--broker", "kafka", "--max-message-bytes", String(big)];
+      expect(() => loadConfig({ flags: parseFlags([...flags, "--kafka-max-pending-bytes", String(big)]) })).toThrow(
+        new RegExp(`kafkaMaxPendingBytes: must be at least ${big + 64 * 1024} bytes`),
+      );
+      expect(loadConfig({ flags: parseFlags([...flags, "--kafka-max-pending-bytes", String(big + 64 * 1024)]) }).kafkaMaxPendingBytes).toBe(big + 64 * 1024);
+      // A frame bigger than the 64 MiB defaults: fine with the memory broker...
+      const huge = ["--dev", "--max-message-bytes", String(128 * 1024 * 1024)];
+      expect(loadConfig({ flags: parseFlags(huge) }).maxMessageBytes).toBe(128 * 1024 * 1024);
+      // ...but a broker's default bound is then too small, and the error says which.
+      expect(() => loadConfig({ flags: parseFlags([...huge, "--broker", "redis"]) })).toThrow(/redisMaxPendingBytes: must be at least 134283264 bytes/);
+    });
+
+    it("only the selected broker's bounds are held to the minimum", () => {
+      const c = loadConfig({ flags: parseFlags(["--dev", "--broker", "nats", "--redis-max-pending-bytes", "1000", "--amqp-max-queue-bytes", "1000"]) });
+      expect(c).toMatchObject({ redisMaxPendingBytes: 1000, amqpMaxQueueBytes: 1000 });
+      expect(() => loadConfig({ env: { REALTIME_DEV: "1", REALTIME_BROKER: "rabbitmq", REALTIME_AMQP_MAX_QUEUE_BYTES: "1000" } })).toThrow(/amqpMaxQueueBytes: must be at least 4259840 bytes/);
+    });
+  });
+
+  it("refuses an idempotency window that is not a whole number of at least 1 second, naming it", () => {
+    expect(loadConfig({ flags: parseFlags(["--dev"]) }).idempotencyWindowSeconds).toBe(300);
+    expect(loadConfig({ flags: parseFlags(["--dev", "--idempotency-window-seconds", "1"]) }).idempotencyWindowSeconds).toBe(1);
+    for (const bad of ["0", "0.5", "2.5"])
+      expect(() => loadConfig({ flags: parseFlags(["--dev", "--idempotency-window-seconds", bad]) })).toThrow(
+        /idempotencyWindowSeconds: must be a whole number of at least 1/,
+      );
+    expect(() => loadConfig({ flags: parseFlags(["--dev", "--idempotency-window-seconds", "-1"]) })).toThrow(/--idempotency-window-seconds: must be a non-negative number/);
+    expect(() => loadConfig({ overrides: { dev: true, idempotencyWindowSeconds: -5 } })).toThrow(/idempotencyWindowSeconds: must be a whole number of at least 1/);
+    const file = join(dir, "idem.yaml");
+    writeFileSync(file, "apiKey: k\nidempotencyWindowSeconds: 0\n");
+    expect(() => loadConfig({ flags: parseFlags(["--config", file]) })).toThrow(/idempotencyWindowSeconds: must be a whole number of at least 1/);
   });
 });
