@@ -56,6 +56,8 @@ const ANNOUNCE_INTERVAL_MS = 5000;
  * this is a loss.
  */
 export const GAP_WAIT_MS = 300;
+/** At most one "broker publish failed" log line per this interval (the counter has them all). */
+const PUBLISH_FAILURE_LOG_MS = 5000;
 /** Retry delay of a gap fill whose history read failed (history store down). */
 const GAP_RETRY_MS = 1000;
 
@@ -75,6 +77,10 @@ export class HubNode {
   readonly historyStore: HistoryStore;
   readonly log: Logger;
   private readonly idempotency: IdempotencyStore;
+  private publishFailureLoggedAt = 0;
+  private publishFailuresLogged = 0;
+  /** Per channel, while an idempotent publish into it has not started: what the next publish waits for. */
+  private readonly publishGates = new Map<string, Promise<void>>();
   /** Local presence entries, refreshed in the store before their TTL runs out. */
   private readonly localPresence = new Map<string, Map<string, ClientInfo>>();
   private presenceTimer: NodeJS.Timeout | undefined;
@@ -139,9 +145,27 @@ export class HubNode {
   /** Publishes `data` into `channel`: the entry point of backends and clients. */
   publish(channel: string, data: Buffer, opts: PublishOptions = {}): Promise<StreamPosition> {
     const ns = this.rules.options(channel);
-    const run = () => this.broadcast(channel, data, ns, opts);
-    if (opts.idempotencyKey) return this.idempotency.run(channel, opts.idempotencyKey, run);
-    return run();
+    const before = this.publishGates.get(channel);
+    if (!opts.idempotencyKey && !before) return this.broadcast(channel, data, ns, opts);
+    // An idempotent publish may first wait for its key (a Redis round trip, another node's
+    // run): later publishes into the channel wait until it has started, so one publisher's
+    // publications keep their order whether they carry a key or not.
+    let started!: () => void;
+    const gate = new Promise<void>((r) => (started = r));
+    this.publishGates.set(channel, gate);
+    const run = async () => {
+      if (before) await before;
+      const p = this.broadcast(channel, data, ns, opts); // the history append is issued now
+      started();
+      return p;
+    };
+    const result = opts.idempotencyKey ? this.idempotency.run(channel, opts.idempotencyKey, run) : run();
+    const done = () => {
+      started(); // a repeat answered from memory, or a failed claim, never ran
+      if (this.publishGates.get(channel) === gate) this.publishGates.delete(channel);
+    };
+    result.then(done, done);
+    return result;
   }
 
   private async broadcast(
@@ -188,7 +212,13 @@ export class HubNode {
     if (env.publication) this.counters.brokerPublished++;
     this.broker.publish(env).catch((err: unknown) => {
       this.counters.brokerPublishFailures++;
-      this.log.warn({ err, channel: env.channel }, "broker publish failed; delivered locally only");
+      // During an outage every publish fails: one line per interval, with how many, not one each.
+      const now = Date.now();
+      if (now - this.publishFailureLoggedAt < PUBLISH_FAILURE_LOG_MS) return;
+      const failures = this.counters.brokerPublishFailures - this.publishFailuresLogged;
+      this.publishFailureLoggedAt = now;
+      this.publishFailuresLogged = this.counters.brokerPublishFailures;
+      this.log.warn({ err, channel: env.channel, failures }, "broker publish failed; delivered locally only");
     });
   }
 
@@ -313,7 +343,14 @@ export class HubNode {
     // Whatever the caller checked: an invalid name must never reach the broker (a NATS
     // subject past the server's control-line limit makes the connection flap).
     this.rules.options(channel);
-    if (this.hub.subscribe(channel, s)) await this.broker.subscribe(channel);
+    if (!this.hub.subscribe(channel, s)) return;
+    try {
+      await this.broker.subscribe(channel);
+    } catch (err) {
+      // The caller gets the error: it must not stay half subscribed (and leak the listener).
+      this.hub.unsubscribe(channel, s);
+      throw err;
+    }
   }
 
   async unsubscribe(channel: string, s: Subscriber): Promise<void> {

@@ -122,7 +122,17 @@ export class ServerApi {
         else if (req.joinLeave && push.leave) send({ channel, leave: push.leave });
       },
     };
-    for (const c of channels) await this.node.subscribe(c, listener);
+    const done: string[] = [];
+    try {
+      for (const c of channels) {
+        await this.node.subscribe(c, listener);
+        done.push(c);
+      }
+    } catch (err) {
+      // The stream fails as a whole: nothing stays subscribed for a listener nobody stops.
+      for (const c of done) await this.node.unsubscribe(c, listener).catch(() => undefined);
+      throw err;
+    }
     return async () => {
       for (const c of channels) await this.node.unsubscribe(c, listener);
     };

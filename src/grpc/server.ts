@@ -7,7 +7,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { ServerApi } from "../api/server-api.js";
-import type { Config } from "../config.js";
+import { MAX_PUBLISH_BYTES, type Config } from "../config.js";
 import { ListenError } from "../errors.js";
 import { HubServiceService } from "../gen/realtime/v1/hub.js";
 import type { HubNode } from "../node.js";
@@ -75,7 +75,7 @@ export async function startGrpcServer(deps: {
   const server = new Server({
     // Bad input is answered by grpc-js itself: oversize messages get RESOURCE_EXHAUSTED,
     // undecodable ones INTERNAL, before our handlers run.
-    "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    "grpc.max_receive_message_length": MAX_PUBLISH_BYTES,
     // Ping idle connections so a backend that vanished without a FIN (its Subscribe stream
     // holding node subscriptions) is noticed within about a minute and a half.
     "grpc.keepalive_time_ms": 60_000,

@@ -6,9 +6,13 @@ import { channelKey, RedisScript } from "../redis/script.js";
 import type { IdempotencyStore } from "./idempotency-store.js";
 import { IdempotencyCache } from "./memory.js";
 
-/** The stored value, or, when there is none, a claim for this caller (and false). */
+/**
+ * The stored value, or, when there is none, a claim for this caller (and false). A claim that
+ * is already this caller's (a command resent after a reconnect) stays this caller's.
+ */
 const CLAIM = new RedisScript(`
 local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return false end
 if v then return v end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false
@@ -74,30 +78,46 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.local.close();
   }
 
+  /**
+   * ioredis has no command timeout: against a server that is connected but stalled, a claim
+   * would wait for ever. Past `waitMs` the publish fails with a temporary error instead (a
+   * claim the server takes later lapses by itself).
+   */
+  private answered<T>(command: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new HubError(ErrorCode.ERROR_CODE_INTERNAL, `redis unavailable: no answer within ${this.waitMs} ms`, true)),
+        this.waitMs,
+      );
+    });
+    return Promise.race([command, timeout]).finally(() => clearTimeout(timer));
+  }
+
   private async claimAndRun(channel: string, key: string, fn: () => Promise<StreamPosition>): Promise<StreamPosition> {
     const k = channelKey(this.prefix, channel, `i:${key}`);
     const giveUpAt = Date.now() + this.waitMs;
+    const token = `p:${randomUUID()}`;
     for (;;) {
-      const token = `p:${randomUUID()}`;
-      const v = (await CLAIM.run(this.redis, [k], [token, this.claimMs])) as string | null;
+      const v = (await this.answered(CLAIM.run(this.redis, [k], [token, this.claimMs]))) as string | null;
       if (v === null) {
         let result: StreamPosition;
         try {
           result = await fn();
         } catch (err) {
-          await SETTLE.run(this.redis, [k], [token, "", 0]).catch(() => undefined);
+          await this.answered(SETTLE.run(this.redis, [k], [token, "", 0])).catch(() => undefined);
           throw err;
         }
         // The publish happened: its result stands even if Redis cannot keep it now (then the
         // claim lapses, and only a retry after that would be delivered again).
-        await SETTLE.run(this.redis, [k], [token, encode(result), this.windowMs]).catch(() => undefined);
+        await this.answered(SETTLE.run(this.redis, [k], [token, encode(result), this.windowMs])).catch(() => undefined);
         return result;
       }
       if (v.startsWith("r:")) return decode(v);
       if (Date.now() >= giveUpAt)
         throw new HubError(
           ErrorCode.ERROR_CODE_INTERNAL,
-          "a publish with this idempotency key is still running on another node; retry",
+          `a publish with this idempotency key is still running, or the node that claimed it failed (its claim lapses within ${Math.ceil(this.claimMs / 1000)} s); retry`,
           true,
         );
       await new Promise((r) => setTimeout(r, this.pollMs));

@@ -13,6 +13,10 @@ export function createRedis(url: string, log: Logger, name: string): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     enableAutoPipelining: true,
+    // A command in flight when the connection drops fails instead of being sent again after
+    // the reconnect: a resent history append would publish the same thing twice, under two
+    // offsets. The caller gets a temporary error and retries (safely, with an idempotency key).
+    autoResendUnfulfilledCommands: false,
     connectionName: `realtime-hub:${name}`,
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
   });

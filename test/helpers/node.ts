@@ -3,13 +3,13 @@ import { loadConfig, type Config } from "../../src/config.js";
 import { MemoryBroker, MemoryBus } from "../../src/broker/memory.js";
 import { MemoryPresenceStore } from "../../src/presence/memory.js";
 import { MemoryHistoryStore } from "../../src/history/memory.js";
-import { HubNode } from "../../src/node.js";
+import { HubNode, type NodeDeps } from "../../src/node.js";
 import { Session } from "../../src/session.js";
 import { TokenVerifier } from "../../src/auth/jwt.js";
 import { FakeTransport } from "./fake-transport.js";
 
 /** A started node with memory stores and no sockets. */
-export async function createTestNode(overrides: Partial<Config> = {}, bus?: MemoryBus): Promise<HubNode> {
+export async function createTestNode(overrides: Partial<Config> = {}, bus?: MemoryBus, deps: Partial<NodeDeps> = {}): Promise<HubNode> {
   const config = loadConfig({ overrides: { dev: true, logLevel: "silent", ...overrides } });
   const node = new HubNode({
     config,
@@ -19,6 +19,7 @@ export async function createTestNode(overrides: Partial<Config> = {}, bus?: Memo
     // Nodes on one bus keep separate histories, so offsets differ between them.
     sharedHistory: !bus,
     log: pino({ level: "silent" }),
+    ...deps,
   });
   await node.start();
   return node;

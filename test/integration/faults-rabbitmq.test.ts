@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHubProcess, hubApi, type HubProcess } from "../helpers/cluster.js";
-import { brokerHealthy, health, until } from "../helpers/fault-checks.js";
+import { brokerHealthy, health, metric, until } from "../helpers/fault-checks.js";
 import { startRedisServer } from "../helpers/processes.js";
 import { rabbitMqServerMissing, startRabbitMqServer, type RabbitMqServer } from "../helpers/rabbitmq-server.js";
 import { requireTools } from "../helpers/require.js";
@@ -14,8 +14,6 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
-const metric = async (h: HubProcess, name: string): Promise<number> =>
-  Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, "m").exec(await (await fetch(`${h.httpUrl}/metrics`)).text())?.[1]);
 const ns = (c: TestWsClient, channel: string) => c.pubs(channel).map((p) => p.data.n);
 const offsets = (c: TestWsClient, channel: string) => c.pubs(channel).map((p) => Number(p.offset));
 const allNodes = async (nodes: HubProcess[], ok: (h: HubProcess) => Promise<boolean>) => (await Promise.all(nodes.map(ok))).every(Boolean);

@@ -4,7 +4,7 @@ import { RedisIdempotencyStore } from "../../src/idempotency/redis.js";
 import { channelKey } from "../../src/redis/script.js";
 import { idempotencyStoreContract } from "../contract/idempotency-store.js";
 import { hubApi, startHubProcess, type HubProcess } from "../helpers/cluster.js";
-import { startRedisServer, type ServerProcess } from "../helpers/processes.js";
+import { stall, startRedisServer, type ServerProcess } from "../helpers/processes.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 
 let server: ServerProcess & { url: string };
@@ -19,8 +19,9 @@ afterAll(async () => {
   await server?.stop();
 });
 /** One client per simulated node, as the hub makes them (auto-pipelining). */
-const client = () => {
-  const c = new Redis(server.url, { enableAutoPipelining: true });
+const client = (url = server.url) => {
+  const c = new Redis(url, { enableAutoPipelining: true });
+  c.on("error", () => undefined); // a server a test stops
   clients.push(c);
   return c;
 };
@@ -73,12 +74,34 @@ describe("RedisIdempotencyStore", () => {
     await new Promise((r) => setTimeout(r, 100));
     await expect(b.run("ch", "k", async () => ({ offset: "2", epoch: "e" }))).rejects.toMatchObject({
       temporary: true,
-      message: expect.stringMatching(/still running on another node; retry/),
+      message: expect.stringMatching(/still running, or the node that claimed it failed .*; retry/),
     });
     release();
     await slow;
     // Once the first call is done, the retry gets its result.
     expect(await b.run("ch", "k", async () => ({ offset: "3", epoch: "e" }))).toEqual({ offset: "1", epoch: "e" });
+  });
+
+  it("fails with a temporary error when a connected Redis stops answering, without running the call", async () => {
+    const own = await startRedisServer();
+    try {
+      const store = new RedisIdempotencyStore(client(own.url), prefix(), { windowMs: 60_000, waitMs: 300 });
+      await store.run("ch", "warm", async () => ({ offset: "1", epoch: "e" })); // connected
+      await stall(own.pid);
+      let ran = false;
+      const started = Date.now();
+      await expect(
+        store.run("ch", "k", async () => {
+          ran = true;
+          return { offset: "2", epoch: "e" };
+        }),
+      ).rejects.toMatchObject({ temporary: true, message: expect.stringMatching(/no answer within 300 ms/) });
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(ran).toBe(false);
+    } finally {
+      process.kill(own.pid, "SIGCONT");
+      await own.stop();
+    }
   });
 
   it("fails with a temporary error while Redis is unreachable, without running the call", async () => {

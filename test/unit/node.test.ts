@@ -6,6 +6,7 @@ import type { Subscriber } from "../../src/hub.js";
 import type { Frame } from "../../src/transport/frame.js";
 import { createTestNode } from "../helpers/node.js";
 import { eventually } from "../helpers/fake-transport.js";
+import type { IdempotencyStore } from "../../src/idempotency/idempotency-store.js";
 
 const nodes: HubNode[] = [];
 afterEach(async () => {
@@ -77,6 +78,45 @@ describe("node data path", () => {
     expect(again).toEqual(first);
     expect(other.offset).not.toBe(first.offset);
     expect(r.got).toHaveLength(2);
+  });
+
+  it("keeps one publisher's order when an idempotent publish first waits for its key", async () => {
+    // As the Redis store does: a round trip before the publish runs.
+    const slow: IdempotencyStore = {
+      async run(_channel, _key, fn) {
+        await new Promise((r) => setTimeout(r, 50));
+        return fn();
+      },
+      close() {},
+    };
+    const n = await createTestNode({}, undefined, { idempotency: slow });
+    nodes.push(n);
+    const r = recorder("r");
+    await n.subscribe("ord", r.s);
+    let firstDone = false;
+    const all = Promise.all([
+      n.publish("ord", Buffer.from('"a"'), { idempotencyKey: "k1" }).finally(() => (firstDone = true)),
+      n.publish("ord", Buffer.from('"b"')),
+      n.publish("ord", Buffer.from('"c"'), { idempotencyKey: "k2" }),
+      n.publish("ord", Buffer.from('"d"')),
+    ]);
+    // Another channel does not wait for them.
+    await n.publish("free", Buffer.from('"x"'));
+    expect(firstDone).toBe(false);
+    expect((await all).map((p) => p.offset)).toEqual(["1", "2", "3", "4"]);
+    expect(r.got.map((f) => f.push.pub.data)).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("a subscription the broker refuses leaves nothing behind", async () => {
+    const n = await createTestNode();
+    nodes.push(n);
+    const r = recorder("r");
+    n.broker.subscribe = async () => {
+      throw new Error("broker down");
+    };
+    await expect(n.subscribe("refused", r.s)).rejects.toThrow("broker down");
+    expect(n.hub.has("refused")).toBe(false);
+    expect(n.channels("")).toEqual({});
   });
 
   it("skip_history delivers without keeping", async () => {
