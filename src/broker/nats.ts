@@ -159,7 +159,10 @@ export class NatsBroker implements Broker, ReconnectNotifier {
       this.flushing = false;
       this.maybeFlush();
     };
-    nc.flush().then(done, done);
+    // Through a promise, so even a flush that threw synchronously frees what it covered.
+    Promise.resolve()
+      .then(() => nc.flush())
+      .then(done, done);
   }
 
   /** Publishes not yet covered by a completed flush, and their bytes. */
