@@ -105,7 +105,7 @@ async function createBackends(config: Config, opts: StartOptions, log: Logger) {
     // With Redis at hand, idempotency keys live there, so a retry that reaches another node
     // is still recognised; without it, each node remembers its own.
     const idempotency = redis
-      ? new RedisIdempotencyStore(redis, config.redisPrefix, { windowMs: config.idempotencyWindowSeconds * 1000 })
+      ? new RedisIdempotencyStore(redis, config.redisPrefix, { windowMs: config.idempotencyWindowSeconds * 1000, log })
       : undefined;
     return { broker, presence, history, historyPublisher, idempotency, close: () => cleanup.forEach((f) => f()) };
   } catch (err) {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import type { Logger } from "pino";
 import { HubError } from "../errors.js";
 import { ErrorCode, type StreamPosition } from "../gen/realtime/v1/types.js";
 import { channelKey, RedisScript } from "../redis/script.js";
@@ -37,6 +38,7 @@ export interface RedisIdempotencyOptions {
   /** How long a repeat waits for another node's run to finish before answering "retry". */
   waitMs?: number;
   pollMs?: number;
+  log?: Logger;
 }
 
 const encode = (p: StreamPosition) => `r:${p.offset}:${p.epoch}`;
@@ -57,6 +59,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly claimMs: number;
   private readonly waitMs: number;
   private readonly pollMs: number;
+  private readonly log: Logger | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -67,6 +70,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.claimMs = opts.claimMs ?? 30_000;
     this.waitMs = opts.waitMs ?? 5_000;
     this.pollMs = opts.pollMs ?? 50;
+    this.log = opts.log;
     this.local = new IdempotencyCache(this.windowMs);
   }
 
@@ -110,7 +114,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
         }
         // The publish happened: its result stands even if Redis cannot keep it now (then the
         // claim lapses, and only a retry after that would be delivered again).
-        await this.answered(SETTLE.run(this.redis, [k], [token, encode(result), this.windowMs])).catch(() => undefined);
+        const kept = await this.answered(SETTLE.run(this.redis, [k], [token, encode(result), this.windowMs])).catch(() => null);
+        // 0: the claim lapsed while the publish ran and another node has taken the key since,
+        // so a repeat was (or will be) published twice. Rare; worth knowing when it happens.
+        if (kept === 0) this.log?.warn({ channel, claimMs: this.claimMs }, "idempotent publish outlasted its claim: a repeat may be published twice");
         return result;
       }
       if (v.startsWith("r:")) return decode(v);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
+import type { Logger } from "pino";
 import { RedisIdempotencyStore } from "../../src/idempotency/redis.js";
 import { channelKey } from "../../src/redis/script.js";
 import { idempotencyStoreContract } from "../contract/idempotency-store.js";
@@ -80,6 +81,19 @@ describe("RedisIdempotencyStore", () => {
     await slow;
     // Once the first call is done, the retry gets its result.
     expect(await b.run("ch", "k", async () => ({ offset: "3", epoch: "e" }))).toEqual({ offset: "1", epoch: "e" });
+  });
+
+  it("says so when a publish outlasted its claim and another node took the key meanwhile", async () => {
+    const p = prefix();
+    const warnings: string[] = [];
+    const log = { warn: (_obj: unknown, msg: string) => warnings.push(msg) } as unknown as Logger;
+    const a = new RedisIdempotencyStore(client(), p, { windowMs: 60_000, claimMs: 100, log });
+    const b = new RedisIdempotencyStore(client(), p, { windowMs: 60_000, claimMs: 100 });
+    const slow = a.run("ch", "k", () => new Promise((r) => setTimeout(() => r({ offset: "1", epoch: "e" }), 400)));
+    await new Promise((r) => setTimeout(r, 200)); // a's claim has lapsed
+    expect(await b.run("ch", "k", async () => ({ offset: "2", epoch: "e" }))).toEqual({ offset: "2", epoch: "e" });
+    await slow;
+    expect(warnings).toEqual(["idempotent publish outlasted its claim: a repeat may be published twice"]);
   });
 
   it("fails with a temporary error when a connected Redis stops answering, without running the call", async () => {
