@@ -3,12 +3,13 @@ import { isReconnectNotifier, type Broker, type HistoryPublisher } from "./broke
 import type { PresenceStore, PresenceStats } from "./presence/presence-store.js";
 import type { HistoryStore, ReadOptions, ReadResult } from "./history/history-store.js";
 import type { Config, NamespaceOptions } from "./config.js";
-import type { BrokerEnvelope, Control } from "./gen/realtime/v1/broker.js";
-import type { DisconnectRequest, UnsubscribeRequest, NodeInfo } from "./gen/realtime/v1/hub.js";
+import type { BrokerEnvelope, ChannelsQuery, Control } from "./gen/realtime/v1/broker.js";
+import type { ChannelsResponse, DisconnectRequest, UnsubscribeRequest, NodeInfo } from "./gen/realtime/v1/hub.js";
 import type { ClientInfo, Publication, StreamPosition } from "./gen/realtime/v1/types.js";
 import { DisconnectCode } from "./gen/realtime/v1/types.js";
 import { ChannelRules } from "./channel.js";
 import { ChannelOrder } from "./channel-order.js";
+import { ChannelsQueries, collectChannels, globMatch, mergeChannels, type ChannelsPart } from "./channels-query.js";
 import { Disconnect, errNotAvailable } from "./errors.js";
 import { Hub, type Subscriber } from "./hub.js";
 import type { IdempotencyStore } from "./idempotency/idempotency-store.js";
@@ -109,6 +110,8 @@ export class HubNode {
   /** Other nodes of the cluster, from their announcements, with when they were last heard. */
   private readonly peers = new Map<string, { info: NodeInfo; seenAt: number }>();
   private announceTimer: NodeJS.Timeout | undefined;
+  /** Cluster-wide Channels calls waiting for the other nodes' answers. */
+  private readonly channelsQueries = new ChannelsQueries();
 
   constructor(deps: NodeDeps) {
     this.config = deps.config;
@@ -208,9 +211,10 @@ export class HubNode {
    * Do not await the broker here: a slow broker would stall local delivery. A failed publish
    * degrades to local delivery (logged and counted); history makes the gap visible elsewhere.
    */
-  private publishToBroker(env: BrokerEnvelope): void {
+  private publishToBroker(env: BrokerEnvelope, onFailure?: () => void): void {
     if (env.publication) this.counters.brokerPublished++;
     this.broker.publish(env).catch((err: unknown) => {
+      onFailure?.();
       this.counters.brokerPublishFailures++;
       // During an outage every publish fails: one line per interval, with how many, not one each.
       const now = Date.now();
@@ -332,7 +336,7 @@ export class HubNode {
       if (env.publication) this.deliverPublication(env.channel, env.publication);
       else if (env.join?.info) this.deliverJoinLeave(env.channel, "join", env.join.info);
       else if (env.leave?.info) this.deliverJoinLeave(env.channel, "leave", env.leave.info);
-      else if (env.control) this.applyControl(env.control);
+      else if (env.control) this.applyControl(env.control, env.origin);
     } catch (err) {
       this.log.error({ err, channel: env.channel }, "failed to deliver an envelope from the broker");
     }
@@ -429,11 +433,42 @@ export class HubNode {
 
   /** Channels with local subscribers, filtered by a glob (`*` = any run of characters). */
   channels(pattern: string): Record<string, { numClients: number }> {
-    const re = pattern ? globToRegExp(pattern) : null;
     const out: Record<string, { numClients: number }> = {};
     for (const name of this.hub.channelNames())
-      if (!re || re.test(name)) out[name] = { numClients: this.hub.subscribers(name) };
+      if (!pattern || globMatch(pattern, name)) out[name] = { numClients: this.hub.subscribers(name) };
     return out;
+  }
+
+  /** This node's part of a Channels call: its channels matching `pattern`, bounded. */
+  private localChannels(pattern: string): ChannelsPart {
+    return collectChannels(this.hub.channelNames(), pattern, (name) => this.hub.subscribers(name));
+  }
+
+  /**
+   * Channels with subscribers on any node, counts summed over the nodes (HubService.Channels).
+   * Asks the peers heard recently through the broker and waits until all of them answered or
+   * CHANNELS_QUERY_TIMEOUT_MS passed; peers that did not answer are listed in `missingNodes`.
+   * Without peers (one node, the memory broker) it answers at once.
+   */
+  async clusterChannels(pattern: string): Promise<ChannelsResponse> {
+    const local = this.localChannels(pattern);
+    const peers = this.livePeers().map((p) => p.id);
+    if (peers.length === 0 || this.closed) return { ...mergeChannels([local]), missingNodes: [] };
+    const { requestId, done } = this.channelsQueries.open(peers);
+    const channelsQuery: ChannelsQuery = { requestId, pattern };
+    // A query the broker refuses gets no answers: answer at once rather than at the deadline.
+    this.publishToBroker({ origin: this.id, channel: "", control: { channelsQuery } }, () =>
+      this.channelsQueries.finish(requestId),
+    );
+    const { answers, missing } = await done;
+    return { ...mergeChannels([local, ...answers.values()]), missingNodes: missing };
+  }
+
+  /** Another node's Channels call: answer it with this node's part, addressed to that node. */
+  private answerChannelsQuery(from: string, q: ChannelsQuery): void {
+    const part = this.localChannels(q.pattern);
+    const channelsAnswer = { requestId: q.requestId, to: from, ...part };
+    this.publishToBroker({ origin: this.id, channel: "", control: { channelsAnswer } });
   }
 
   localInfo(): NodeInfo {
@@ -472,18 +507,33 @@ export class HubNode {
 
   /** This node and the peers heard within three announcement periods. */
   clusterInfo(): NodeInfo[] {
+    return [this.localInfo(), ...this.livePeers()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** The peers heard within three announcement periods (forgetting older ones). */
+  private livePeers(): NodeInfo[] {
     const cutoff = Date.now() - 3 * ANNOUNCE_INTERVAL_MS;
-    const nodes = [this.localInfo()];
+    const nodes: NodeInfo[] = [];
     for (const [id, p] of this.peers) {
       if (p.seenAt < cutoff) this.peers.delete(id);
       else nodes.push(p.info);
     }
-    return nodes.sort((a, b) => a.id.localeCompare(b.id));
+    return nodes;
   }
 
-  private applyControl(control: Control): void {
+  /** `origin`: the node that published the control envelope. */
+  private applyControl(control: Control, origin = this.id): void {
     if (control.node) {
       this.peers.set(control.node.id, { info: control.node, seenAt: Date.now() });
+      return;
+    }
+    if (control.channelsQuery) {
+      if (!this.closed) this.answerChannelsQuery(origin, control.channelsQuery);
+      return;
+    }
+    if (control.channelsAnswer) {
+      // Every node hears every answer; only the asking node has the query.
+      if (control.channelsAnswer.to === this.id) this.channelsQueries.answer(origin, control.channelsAnswer);
       return;
     }
     const target = control.disconnect ?? control.unsubscribe;
@@ -508,6 +558,7 @@ export class HubNode {
     this.closed = true;
     clearInterval(this.presenceTimer);
     clearInterval(this.announceTimer);
+    this.channelsQueries.close();
     for (const order of this.orders.values()) order.dispose();
     this.orders.clear();
     const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_SHUTDOWN, "shutdown");
@@ -524,9 +575,4 @@ export class HubNode {
   get isClosed(): boolean {
     return this.closed;
   }
-}
-
-function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
-  return new RegExp(`^${escaped}$`);
 }

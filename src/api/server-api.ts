@@ -31,6 +31,7 @@ import type { HubNode } from "../node.js";
 import type { Frame } from "../transport/frame.js";
 import { randomUUID } from "node:crypto";
 import { checkIdempotencyKey } from "../idempotency/idempotency-store.js";
+import { MAX_CHANNELS_PATTERN_LENGTH } from "../channels-query.js";
 
 /** Most channels in one Broadcast or one Subscribe stream. */
 export const MAX_CHANNELS_PER_REQUEST = 1000;
@@ -157,8 +158,11 @@ export class ServerApi {
     return {};
   }
 
+  /** Cluster-wide: every node's channels, counts summed (see HubNode.clusterChannels). */
   async channels(req: ChannelsRequest): Promise<ChannelsResponse> {
-    return { channels: this.node.channels(req.pattern) };
+    if (req.pattern.length > MAX_CHANNELS_PATTERN_LENGTH)
+      throw errBadRequest(`pattern longer than ${MAX_CHANNELS_PATTERN_LENGTH} characters`);
+    return this.node.clusterChannels(req.pattern);
   }
 
   async info(_req: InfoRequest): Promise<InfoResponse> {

@@ -186,6 +186,21 @@ for (const [name, setup] of Object.entries(brokers)) {
       bystander.close();
     });
 
+    it("Channels on one node lists the channels of every node, with their subscribers summed", async () => {
+      const [one, two] = [`chan:${name}:1`, `chan:${name}:2`];
+      // Node a waits for the peers it has heard announce themselves (every 5 s).
+      await until(async () => (await hubApi(nodes[0]!, "info", {})).nodes.length === 3);
+      const where = [nodes[0]!, nodes[1]!, nodes[1]!, nodes[2]!];
+      const clients = await Promise.all(where.map((n) => TestWsClient.connect(n.wsUrl)));
+      const channels = [one, one, two, two];
+      for (const [i, c] of clients.entries()) await c.call({ subscribe: { channel: channels[i] } });
+      // No `truncated`, no `missingNodes`: every node answered within the deadline.
+      expect(await hubApi(nodes[0]!, "channels", { pattern: `chan:${name}:*` })).toEqual({
+        channels: { [one]: { numClients: 2 }, [two]: { numClients: 2 } },
+      });
+      for (const c of clients) c.close();
+    });
+
     it("a client recovers on another node what it missed", async () => {
       const channel = `rec:${name}`;
       const c = await TestWsClient.connect(nodes[0]!.wsUrl);

@@ -7,6 +7,15 @@ import type { Frame } from "../../src/transport/frame.js";
 import { createTestNode } from "../helpers/node.js";
 import { eventually } from "../helpers/fake-transport.js";
 import type { IdempotencyStore } from "../../src/idempotency/idempotency-store.js";
+import { BrokerEnvelope, ChannelsAnswer } from "../../src/gen/realtime/v1/broker.js";
+import {
+  boundChannels,
+  CHANNELS_QUERY_TIMEOUT_MS,
+  globMatch,
+  MAX_CHANNELS_ANSWER_BYTES,
+  MAX_CHANNELS_PER_ANSWER,
+} from "../../src/channels-query.js";
+import { ServerApi } from "../../src/api/server-api.js";
 
 const nodes: HubNode[] = [];
 afterEach(async () => {
@@ -150,6 +159,195 @@ describe("node data path", () => {
     await n.subscribe("chat:1", recorder("2").s);
     expect(Object.keys(n.channels("chat:*"))).toEqual(["chat:1"]);
     expect(n.localInfo()).toMatchObject({ id: "info-node", broker: "memory", brokerHealthy: true, numChannels: 2 });
+  });
+
+  describe("Channels across the cluster", () => {
+    /** Nodes on one bus that have all heard each other's announcement; `tap` records the bus. */
+    async function cluster(ids: string[]) {
+      const bus = new MemoryBus();
+      const tap: BrokerEnvelope[] = [];
+      const publish = bus.publish.bind(bus);
+      bus.publish = (env) => {
+        tap.push(env);
+        publish(env);
+      };
+      const ns: HubNode[] = [];
+      for (const id of ids) ns.push(await createTestNode({ nodeId: id }, bus));
+      nodes.push(...ns);
+      // A node's first announcement reaches only the nodes started before it: announce again.
+      for (const n of ns) (n as any).announce();
+      await eventually(() => {
+        for (const n of ns) expect(n.clusterInfo().map((i) => i.id)).toEqual([...ids].sort());
+      });
+      const sub = async (n: HubNode, channel: string, count = 1) => {
+        for (let i = 0; i < count; i++) await n.subscribe(channel, recorder(`${n.id}-${channel}-${i}`).s);
+      };
+      const answers = () => tap.filter((e) => e.control?.channelsAnswer).map((e) => ({ origin: e.origin, ...e.control!.channelsAnswer! }));
+      return { bus, tap, ns, sub, answers };
+    }
+    const pendingOf = (n: HubNode) => (n as any).channelsQueries.size as number;
+
+    it("lists every node's channels with their subscribers summed, without waiting for the deadline", async () => {
+      const { ns, sub, answers } = await cluster(["a", "b", "c"]);
+      const [a, b, c] = ns as [HubNode, HubNode, HubNode];
+      await sub(a, "room:1", 2);
+      await sub(a, "solo:a");
+      await sub(b, "room:1");
+      await sub(b, "room:2");
+      await sub(c, "room:2", 3);
+      await sub(c, "other");
+      const started = Date.now();
+      const r = await a.clusterChannels("");
+      expect(Date.now() - started).toBeLessThan(CHANNELS_QUERY_TIMEOUT_MS / 2);
+      expect(r).toEqual({
+        channels: { "room:1": { numClients: 3 }, "room:2": { numClients: 4 }, "solo:a": { numClients: 1 }, other: { numClients: 1 } },
+        truncated: false,
+        missingNodes: [],
+      });
+      // Answers are addressed to the asking node; two nodes asking at once get their own.
+      expect(answers().map((x) => `${x.origin}->${x.to}`).sort()).toEqual(["b->a", "c->a"]);
+      const [fromB, fromC] = await Promise.all([b.clusterChannels("room:*"), c.clusterChannels("*:a")]);
+      expect(fromB.channels).toEqual({ "room:1": { numClients: 3 }, "room:2": { numClients: 4 } });
+      expect(fromC.channels).toEqual({ "solo:a": { numClients: 1 } });
+      // The pattern is applied where the channels are: answers carry only matching channels.
+      for (const x of answers().slice(2)) for (const name of Object.keys(x.channels)) expect(name).toMatch(x.to === "b" ? /^room:/ : /:a$/);
+      expect(answers().slice(2).some((x) => Object.keys(x.channels).length > 0)).toBe(true);
+      for (const n of ns) expect(pendingOf(n)).toBe(0);
+    });
+
+    it("answers one node's channels at once, without a broker round trip", async () => {
+      const bus = new MemoryBus();
+      const n = await createTestNode({ nodeId: "alone" }, bus);
+      nodes.push(n);
+      await n.subscribe("x:1", recorder("1").s);
+      const before = bus.published;
+      expect(await n.clusterChannels("")).toEqual({ channels: { "x:1": { numClients: 1 } }, truncated: false, missingNodes: [] });
+      expect(bus.published).toBe(before);
+    });
+
+    it("answers with what it has at the deadline when a peer does not answer, and names that peer", async () => {
+      const { ns, sub } = await cluster(["a", "b", "c"]);
+      const [a, b, c] = ns as [HubNode, HubNode, HubNode];
+      await sub(a, "room:1");
+      await sub(b, "room:1");
+      await sub(c, "room:1");
+      await c.shutdown(); // it announced: a still counts it among the cluster
+      expect(a.clusterInfo().map((i) => i.id)).toEqual(["a", "b", "c"]);
+      const started = Date.now();
+      const r = await a.clusterChannels("");
+      const took = Date.now() - started;
+      expect(took).toBeGreaterThanOrEqual(CHANNELS_QUERY_TIMEOUT_MS - 5);
+      expect(took).toBeLessThan(CHANNELS_QUERY_TIMEOUT_MS + 500);
+      expect(r).toEqual({ channels: { "room:1": { numClients: 2 } }, truncated: false, missingNodes: ["c"] });
+      expect(pendingOf(a)).toBe(0);
+    });
+
+    it("a query the broker refuses answers at once; shutdown ends a waiting query", async () => {
+      const { ns, sub } = await cluster(["a", "b"]);
+      const [a, b] = ns as [HubNode, HubNode];
+      await sub(a, "room:1");
+      const publish = a.broker.publish.bind(a.broker);
+      a.broker.publish = async () => {
+        throw new Error("broker down");
+      };
+      let started = Date.now();
+      expect(await a.clusterChannels("")).toEqual({ channels: { "room:1": { numClients: 1 } }, truncated: false, missingNodes: ["b"] });
+      expect(Date.now() - started).toBeLessThan(CHANNELS_QUERY_TIMEOUT_MS / 2);
+      a.broker.publish = publish;
+      await b.shutdown();
+      started = Date.now();
+      const waiting = a.clusterChannels("");
+      expect(pendingOf(a)).toBe(1);
+      await a.shutdown();
+      expect((await waiting).missingNodes).toEqual(["b"]);
+      expect(Date.now() - started).toBeLessThan(CHANNELS_QUERY_TIMEOUT_MS / 2);
+      expect(pendingOf(a)).toBe(0);
+    });
+
+    it("bounds each node's answer and the response, keeping the first channels in name order, counted in full", async () => {
+      const { ns, sub, answers } = await cluster(["a", "b"]);
+      const [a, b] = ns as [HubNode, HubNode];
+      const name = (i: number) => `t:${String(i).padStart(5, "0")}`;
+      for (let i = 0; i < MAX_CHANNELS_PER_ANSWER + 5; i++) await sub(b, name(i));
+      await sub(a, name(0));
+      await sub(a, name(MAX_CHANNELS_PER_ANSWER + 3));
+      await sub(a, "s:first");
+      const r = await a.clusterChannels("");
+      expect(r.missingNodes).toEqual([]);
+      expect(r.truncated).toBe(true);
+      const names = Object.keys(r.channels).sort();
+      expect(names).toHaveLength(MAX_CHANNELS_PER_ANSWER);
+      // b sent t:00000..t:09999 and said it left some out: a's own t:10003 comes after that cut.
+      expect(Object.keys(answers()[0]!.channels)).toHaveLength(MAX_CHANNELS_PER_ANSWER);
+      expect(answers()[0]!.truncated).toBe(true);
+      expect(names[0]).toBe("s:first");
+      expect(names.at(-1)).toBe(name(MAX_CHANNELS_PER_ANSWER - 2));
+      expect(r.channels[name(0)]).toEqual({ numClients: 2 });
+      expect(r.channels[name(MAX_CHANNELS_PER_ANSWER + 3)]).toBeUndefined();
+      // A narrower pattern lists the rest, in full.
+      const rest = await a.clusterChannels("t:1*");
+      expect(rest).toEqual({
+        channels: Object.fromEntries(
+          [0, 1, 2, 3, 4].map((i) => [name(MAX_CHANNELS_PER_ANSWER + i), { numClients: i === 3 ? 2 : 1 }]),
+        ),
+        truncated: false,
+        missingNodes: [],
+      });
+    });
+
+    it("cuts the sum where a node's answer was cut by size, so what is listed is a full prefix", async () => {
+      const { ns, sub, answers } = await cluster(["a", "b"]);
+      const [a, b] = ns as [HubNode, HubNode];
+      const long = (i: number) => `l:${String(i).padStart(4, "0")}:${"x".repeat(238)}`;
+      for (let i = 0; i < 2100; i++) await sub(b, long(i));
+      await sub(a, long(5));
+      await sub(a, "z:1"); // after b's cut, and small enough to fit beside b's answer
+      const r = await a.clusterChannels("");
+      const fromB = answers()[0]!;
+      expect(fromB.truncated).toBe(true);
+      expect(ChannelsAnswer.encode(fromB).finish().length).toBeLessThanOrEqual(MAX_CHANNELS_ANSWER_BYTES);
+      const kept = Object.keys(fromB.channels).length;
+      expect(kept).toBeGreaterThan(1900);
+      expect(r.truncated).toBe(true);
+      expect(r.channels["z:1"]).toBeUndefined();
+      expect(r.channels[long(5)]).toEqual({ numClients: 2 });
+      expect(Object.keys(r.channels).sort()).toEqual(Array.from({ length: kept }, (_, i) => long(i)));
+    });
+
+    it("bounds an answer's encoded size for long channel names", () => {
+      const long = (i: number) => `${String(i).padStart(4, "0")}:${"x".repeat(250)}`;
+      const all = Array.from({ length: 3000 }, (_, i): [string, number] => [long(2999 - i), 100_000]);
+      const part = boundChannels(all);
+      expect(part.truncated).toBe(true);
+      const kept = Object.keys(part.channels).sort();
+      expect(kept.length).toBeGreaterThan(1500);
+      expect(kept[0]).toBe(long(0));
+      expect(kept.at(-1)).toBe(long(kept.length - 1));
+      const bytes = ChannelsAnswer.encode({ requestId: "00000000-0000-0000-0000-000000000000", to: "n".repeat(64), ...part }).finish().length;
+      expect(bytes).toBeLessThanOrEqual(MAX_CHANNELS_ANSWER_BYTES);
+      expect(boundChannels(all.slice(0, 1000)).truncated).toBe(false);
+    });
+
+    it("matches globs literally except `*`, fast even for patterns full of stars", async () => {
+      expect(globMatch("chat:*", "chat:1")).toBe(true);
+      expect(globMatch("chat:*", "chat")).toBe(false);
+      expect(globMatch("*:1", "chat:1")).toBe(true);
+      expect(globMatch("a*b*c", "axxbyyc")).toBe(true);
+      expect(globMatch("a*b*c", "axxbyyd")).toBe(false);
+      expect(globMatch("a.b", "axb")).toBe(false);
+      expect(globMatch("a+", "aa")).toBe(false);
+      expect(globMatch("a+", "a+")).toBe(true);
+      expect(globMatch("**", "")).toBe(true);
+      const name = "a".repeat(255);
+      const pattern = "*a".repeat(200) + "b";
+      const started = Date.now();
+      for (let i = 0; i < 100; i++) expect(globMatch(pattern, name)).toBe(false);
+      expect(Date.now() - started).toBeLessThan(1000);
+      const n = await createTestNode();
+      nodes.push(n);
+      await expect(new ServerApi(n).channels({ pattern: "*".repeat(513) })).rejects.toThrow(/pattern longer than 512/);
+      expect(await new ServerApi(n).channels({ pattern: "*".repeat(512) })).toEqual({ channels: {}, truncated: false, missingNodes: [] });
+    });
   });
 
   describe("delivery in offset order", () => {

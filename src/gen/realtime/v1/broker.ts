@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { DisconnectRequest, NodeInfo, UnsubscribeRequest } from "./hub.js";
+import { ChannelInfo, DisconnectRequest, NodeInfo, UnsubscribeRequest } from "./hub.js";
 import { Join, Leave, Publication } from "./types.js";
 
 export const protobufPackage = "realtime.v1";
@@ -35,7 +35,45 @@ export interface Control {
     | UnsubscribeRequest
     | undefined;
   /** Every node announces itself periodically; `Info` lists the nodes heard recently. */
-  node?: NodeInfo | undefined;
+  node?:
+    | NodeInfo
+    | undefined;
+  /** A node asks the others for their channels (HubService.Channels, cluster-wide). */
+  channelsQuery?:
+    | ChannelsQuery
+    | undefined;
+  /** One node's answer to a ChannelsQuery; nodes other than the one it is `to` ignore it. */
+  channelsAnswer?: ChannelsAnswer | undefined;
+}
+
+/** Published by the node that serves a Channels call; every other node answers it. */
+export interface ChannelsQuery {
+  /** Chosen by the asking node (the envelope's origin), unique per call; echoed in answers. */
+  requestId: string;
+  /** ChannelsRequest.pattern; the answering node applies it. */
+  pattern: string;
+}
+
+/**
+ * What one node has for a ChannelsQuery: its channels with local subscribers that match the
+ * pattern, with their local subscriber counts.
+ */
+export interface ChannelsAnswer {
+  requestId: string;
+  /** Id of the asking node. */
+  to: string;
+  /**
+   * At most 10,000 channels and about 512 KiB encoded: the first matching channels in byte
+   * order of their names.
+   */
+  channels: { [key: string]: ChannelInfo };
+  /** Set when matching channels after the last one in `channels` (in that order) were left out. */
+  truncated: boolean;
+}
+
+export interface ChannelsAnswer_ChannelsEntry {
+  key: string;
+  value: ChannelInfo | undefined;
 }
 
 function createBaseBrokerEnvelope(): BrokerEnvelope {
@@ -192,7 +230,13 @@ export const BrokerEnvelope: MessageFns<BrokerEnvelope> = {
 };
 
 function createBaseControl(): Control {
-  return { disconnect: undefined, unsubscribe: undefined, node: undefined };
+  return {
+    disconnect: undefined,
+    unsubscribe: undefined,
+    node: undefined,
+    channelsQuery: undefined,
+    channelsAnswer: undefined,
+  };
 }
 
 export const Control: MessageFns<Control> = {
@@ -205,6 +249,12 @@ export const Control: MessageFns<Control> = {
     }
     if (message.node !== undefined) {
       NodeInfo.encode(message.node, writer.uint32(26).fork()).join();
+    }
+    if (message.channelsQuery !== undefined) {
+      ChannelsQuery.encode(message.channelsQuery, writer.uint32(34).fork()).join();
+    }
+    if (message.channelsAnswer !== undefined) {
+      ChannelsAnswer.encode(message.channelsAnswer, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -246,6 +296,22 @@ export const Control: MessageFns<Control> = {
             message.node = NodeInfo.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.channelsQuery = ChannelsQuery.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.channelsAnswer = ChannelsAnswer.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -263,6 +329,16 @@ export const Control: MessageFns<Control> = {
       disconnect: isSet(object.disconnect) ? DisconnectRequest.fromJSON(object.disconnect) : undefined,
       unsubscribe: isSet(object.unsubscribe) ? UnsubscribeRequest.fromJSON(object.unsubscribe) : undefined,
       node: isSet(object.node) ? NodeInfo.fromJSON(object.node) : undefined,
+      channelsQuery: isSet(object.channelsQuery)
+        ? ChannelsQuery.fromJSON(object.channelsQuery)
+        : isSet(object.channels_query)
+        ? ChannelsQuery.fromJSON(object.channels_query)
+        : undefined,
+      channelsAnswer: isSet(object.channelsAnswer)
+        ? ChannelsAnswer.fromJSON(object.channelsAnswer)
+        : isSet(object.channels_answer)
+        ? ChannelsAnswer.fromJSON(object.channels_answer)
+        : undefined,
     };
   },
 
@@ -276,6 +352,12 @@ export const Control: MessageFns<Control> = {
     }
     if (message.node !== undefined) {
       obj.node = NodeInfo.toJSON(message.node);
+    }
+    if (message.channelsQuery !== undefined) {
+      obj.channelsQuery = ChannelsQuery.toJSON(message.channelsQuery);
+    }
+    if (message.channelsAnswer !== undefined) {
+      obj.channelsAnswer = ChannelsAnswer.toJSON(message.channelsAnswer);
     }
     return obj;
   },
@@ -292,6 +374,339 @@ export const Control: MessageFns<Control> = {
       ? UnsubscribeRequest.fromPartial(object.unsubscribe)
       : undefined;
     message.node = (object.node !== undefined && object.node !== null) ? NodeInfo.fromPartial(object.node) : undefined;
+    message.channelsQuery = (object.channelsQuery !== undefined && object.channelsQuery !== null)
+      ? ChannelsQuery.fromPartial(object.channelsQuery)
+      : undefined;
+    message.channelsAnswer = (object.channelsAnswer !== undefined && object.channelsAnswer !== null)
+      ? ChannelsAnswer.fromPartial(object.channelsAnswer)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseChannelsQuery(): ChannelsQuery {
+  return { requestId: "", pattern: "" };
+}
+
+export const ChannelsQuery: MessageFns<ChannelsQuery> = {
+  encode(message: ChannelsQuery, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.pattern !== "") {
+      writer.uint32(18).string(message.pattern);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelsQuery {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelsQuery();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pattern = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelsQuery {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      pattern: isSet(object.pattern) ? globalThis.String(object.pattern) : "",
+    };
+  },
+
+  toJSON(message: ChannelsQuery): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.pattern !== "") {
+      obj.pattern = message.pattern;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelsQuery>, I>>(base?: I): ChannelsQuery {
+    return ChannelsQuery.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelsQuery>, I>>(object: I): ChannelsQuery {
+    const message = createBaseChannelsQuery();
+    message.requestId = object.requestId ?? "";
+    message.pattern = object.pattern ?? "";
+    return message;
+  },
+};
+
+function createBaseChannelsAnswer(): ChannelsAnswer {
+  return { requestId: "", to: "", channels: {}, truncated: false };
+}
+
+export const ChannelsAnswer: MessageFns<ChannelsAnswer> = {
+  encode(message: ChannelsAnswer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.to !== "") {
+      writer.uint32(18).string(message.to);
+    }
+    globalThis.Object.entries(message.channels).forEach(([key, value]: [string, ChannelInfo]) => {
+      ChannelsAnswer_ChannelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    if (message.truncated !== false) {
+      writer.uint32(32).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelsAnswer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelsAnswer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = ChannelsAnswer_ChannelsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.channels[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelsAnswer {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      channels: isObject(object.channels)
+        ? (globalThis.Object.entries(object.channels) as [string, any][]).reduce(
+          (acc: { [key: string]: ChannelInfo }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: ChannelInfo.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: ChannelsAnswer): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.channels) {
+      const entries = globalThis.Object.entries(message.channels) as [string, ChannelInfo][];
+      if (entries.length > 0) {
+        obj.channels = {};
+        entries.forEach(([k, v]) => {
+          obj.channels[k] = ChannelInfo.toJSON(v);
+        });
+      }
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelsAnswer>, I>>(base?: I): ChannelsAnswer {
+    return ChannelsAnswer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelsAnswer>, I>>(object: I): ChannelsAnswer {
+    const message = createBaseChannelsAnswer();
+    message.requestId = object.requestId ?? "";
+    message.to = object.to ?? "";
+    message.channels = (globalThis.Object.entries(object.channels ?? {}) as [string, ChannelInfo][]).reduce(
+      (acc: { [key: string]: ChannelInfo }, [key, value]: [string, ChannelInfo]) => {
+        if (value !== undefined) {
+          acc[key] = ChannelInfo.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.truncated = object.truncated ?? false;
+    return message;
+  },
+};
+
+function createBaseChannelsAnswer_ChannelsEntry(): ChannelsAnswer_ChannelsEntry {
+  return { key: "", value: undefined };
+}
+
+export const ChannelsAnswer_ChannelsEntry: MessageFns<ChannelsAnswer_ChannelsEntry> = {
+  encode(message: ChannelsAnswer_ChannelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      ChannelInfo.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChannelsAnswer_ChannelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChannelsAnswer_ChannelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = ChannelInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChannelsAnswer_ChannelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? ChannelInfo.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: ChannelsAnswer_ChannelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = ChannelInfo.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChannelsAnswer_ChannelsEntry>, I>>(base?: I): ChannelsAnswer_ChannelsEntry {
+    return ChannelsAnswer_ChannelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChannelsAnswer_ChannelsEntry>, I>>(object: I): ChannelsAnswer_ChannelsEntry {
+    const message = createBaseChannelsAnswer_ChannelsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? ChannelInfo.fromPartial(object.value)
+      : undefined;
     return message;
   },
 };
@@ -307,6 +722,10 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -161,16 +161,35 @@ export interface HistoryRemoveResponse {
 }
 
 export interface ChannelsRequest {
-  /** Glob-style filter (`*` matches any run of characters); empty matches all. */
+  /**
+   * Glob-style filter (`*` matches any run of characters, every other character itself);
+   * empty matches all. At most 512 characters.
+   */
   pattern: string;
 }
 
 export interface ChannelInfo {
+  /** Subscribers in the channel, summed over the nodes that answered. */
   numClients: number;
 }
 
 export interface ChannelsResponse {
+  /** Keyed by channel name. */
   channels: { [key: string]: ChannelInfo };
+  /**
+   * Set when matching channels were left out: a response holds at most 10,000 channels and
+   * about 512 KiB of them, and so does each node's answer. The channels listed are then the
+   * first matching ones in byte order of their names, each counted in full (on the nodes
+   * that answered); every matching channel after the last one listed was left out. Narrow
+   * the pattern to see them.
+   */
+  truncated: boolean;
+  /**
+   * Nodes of the cluster (those Info lists) that did not answer within the deadline (1 s),
+   * for example because they stopped in the last seconds or cannot reach the broker: their
+   * subscribers are not counted. Empty when every node answered.
+   */
+  missingNodes: string[];
 }
 
 export interface ChannelsResponse_ChannelsEntry {
@@ -2333,7 +2352,7 @@ export const ChannelInfo: MessageFns<ChannelInfo> = {
 };
 
 function createBaseChannelsResponse(): ChannelsResponse {
-  return { channels: {} };
+  return { channels: {}, truncated: false, missingNodes: [] };
 }
 
 export const ChannelsResponse: MessageFns<ChannelsResponse> = {
@@ -2341,6 +2360,12 @@ export const ChannelsResponse: MessageFns<ChannelsResponse> = {
     globalThis.Object.entries(message.channels).forEach(([key, value]: [string, ChannelInfo]) => {
       ChannelsResponse_ChannelsEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
     });
+    if (message.truncated !== false) {
+      writer.uint32(16).bool(message.truncated);
+    }
+    for (const v of message.missingNodes) {
+      writer.uint32(26).string(v!);
+    }
     return writer;
   },
 
@@ -2366,6 +2391,22 @@ export const ChannelsResponse: MessageFns<ChannelsResponse> = {
             if (entry1.value !== undefined) {
               message.channels[entry1.key] = entry1.value;
             }
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.missingNodes.push(reader.string());
             continue;
           }
         }
@@ -2396,6 +2437,12 @@ export const ChannelsResponse: MessageFns<ChannelsResponse> = {
           {},
         )
         : {},
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+      missingNodes: globalThis.Array.isArray(object?.missingNodes)
+        ? object.missingNodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.missing_nodes)
+        ? object.missing_nodes.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2409,6 +2456,12 @@ export const ChannelsResponse: MessageFns<ChannelsResponse> = {
           obj.channels[k] = ChannelInfo.toJSON(v);
         });
       }
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    if (message.missingNodes?.length) {
+      obj.missingNodes = message.missingNodes;
     }
     return obj;
   },
@@ -2427,6 +2480,8 @@ export const ChannelsResponse: MessageFns<ChannelsResponse> = {
       },
       {},
     );
+    message.truncated = object.truncated ?? false;
+    message.missingNodes = object.missingNodes?.map((e) => e) || [];
     return message;
   },
 };
@@ -3282,8 +3337,10 @@ export const HubServiceService = {
     responseDeserialize: (value: Buffer): HistoryRemoveResponse => HistoryRemoveResponse.decode(value),
   },
   /**
-   * Channels with at least one subscriber on the node that answers (client connections and
-   * backend Subscribe streams alike); in a cluster, ask each node.
+   * Channels with at least one subscriber (client connections and backend Subscribe streams
+   * alike) on any node of the cluster, with the subscribers of all nodes counted. The node
+   * asked collects the other nodes' answers through the broker and waits at most 1 s for them
+   * (see ChannelsResponse.missing_nodes); at most 10,000 channels (see truncated).
    */
   channels: {
     path: "/realtime.v1.HubService/Channels" as const,
@@ -3344,8 +3401,10 @@ export interface HubServiceServer extends UntypedServiceImplementation {
   /** Forget a channel's history. */
   historyRemove: handleUnaryCall<HistoryRemoveRequest, HistoryRemoveResponse>;
   /**
-   * Channels with at least one subscriber on the node that answers (client connections and
-   * backend Subscribe streams alike); in a cluster, ask each node.
+   * Channels with at least one subscriber (client connections and backend Subscribe streams
+   * alike) on any node of the cluster, with the subscribers of all nodes counted. The node
+   * asked collects the other nodes' answers through the broker and waits at most 1 s for them
+   * (see ChannelsResponse.missing_nodes); at most 10,000 channels (see truncated).
    */
   channels: handleUnaryCall<ChannelsRequest, ChannelsResponse>;
   /** Nodes of the cluster and their figures. */
@@ -3468,8 +3527,10 @@ export interface HubServiceClient extends Client {
     callback: (error: ServiceError | null, response: HistoryRemoveResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Channels with at least one subscriber on the node that answers (client connections and
-   * backend Subscribe streams alike); in a cluster, ask each node.
+   * Channels with at least one subscriber (client connections and backend Subscribe streams
+   * alike) on any node of the cluster, with the subscribers of all nodes counted. The node
+   * asked collects the other nodes' answers through the broker and waits at most 1 s for them
+   * (see ChannelsResponse.missing_nodes); at most 10,000 channels (see truncated).
    */
   channels(
     request: ChannelsRequest,
