@@ -22,6 +22,20 @@ export interface KafkaBrokerOptions {
   consumerRestartDelayMs?: number;
 }
 
+/** The consumer's long poll: how long a fetch waits for data when there is none. */
+const FETCH_MAX_WAIT_MS = 100;
+
+/**
+ * After a rejoin, how long the second fill waits for the consumer's offsets to settle, given
+ * the partitions assigned to it. kafkajs resets one out-of-range partition per fetch, and such
+ * a fetch may take a whole long poll (librdkafka's mock answers the error only then) plus a
+ * few round trips (commit, offset fetch, list offsets); other failed fetches are recovered
+ * from in one or two rounds.
+ */
+function settleFillDelayMs(partitions: number): number {
+  return 1000 + partitions * (FETCH_MAX_WAIT_MS + 50);
+}
+
 /** FNV-1a: a stable, cheap hash so every node maps a channel to the same topic. */
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;
@@ -57,9 +71,16 @@ interface Pending {
  * What a node misses while cut off is not always in the log for it to consume later: other
  * nodes' sends failed meanwhile, and a cluster that comes back without its data (or without
  * the group's offsets) makes the consumer start again at the latest offsets. So the node is
- * told to fill from history (onReconnect) when a send succeeds after failed ones, and when
- * the consumer fetches again after rejoining its group: by then the consumer's offsets are
- * resolved, so what it skipped was published before the fill reads history.
+ * told to fill from history (onReconnect) when a send succeeds after failed ones, and twice
+ * after the consumer rejoins its group: at its first fetch (what it missed while out, soon),
+ * and again once its offsets have settled (settleFillDelayMs). The first fetch does not prove
+ * the consumer positioned: kafkajs emits FETCH after a fetch it failed and "recovered" from
+ * too (stale metadata, a closed connection, offsets out of range, as after a restart that
+ * seeks offsets a cluster back without its data never had: it resets those to the latest
+ * offsets, one partition per fetch, each resolved at the next fetch), so a publication sent
+ * after the first fill read history and before the consumer's offsets settled would be
+ * neither consumed nor filled. The second fill reads history after they settled: what the
+ * consumer skipped was in history by then. ChannelOrder drops what both fills deliver.
  */
 export class KafkaBroker implements Broker, ReconnectNotifier {
   readonly kind = "kafka";
@@ -85,8 +106,12 @@ export class KafkaBroker implements Broker, ReconnectNotifier {
   private readonly reconnectListeners: Array<() => void> = [];
   /** The consumer joined its group once: any later join follows an outage, a rebalance or a restart. */
   private joined = false;
-  /** Rejoined: the next fetch tells the node to fill from history. */
+  /** Rejoined: the next fetch tells the node to fill from history (and schedules the second fill). */
   private fillOnFetch = false;
+  /** Partitions assigned to the consumer at its last join. */
+  private assignedPartitions = 0;
+  /** The second fill after a rejoin, once the consumer's offsets have settled. */
+  private settleFillTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly opts: KafkaBrokerOptions,
@@ -113,12 +138,13 @@ export class KafkaBroker implements Broker, ReconnectNotifier {
       groupId: `${this.opts.prefix}-node-${this.opts.nodeId}`,
       sessionTimeout: this.opts.sessionTimeoutMs,
       heartbeatInterval: this.opts.heartbeatIntervalMs,
-      maxWaitTimeInMs: 100,
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 3000 },
     });
     // Events of a consumer already replaced (it crashed, a new one runs) are stale.
-    c.on(c.events.GROUP_JOIN, () => {
+    c.on(c.events.GROUP_JOIN, (e) => {
       if (c !== this.consumer) return;
+      this.assignedPartitions = Object.values(e.payload.memberAssignment ?? {}).reduce((n, ps) => n + ps.length, 0);
       this.consumerUp = true;
       this.restartAttempts = 0;
       if (this.joined) this.fillOnFetch = true;
@@ -128,6 +154,14 @@ export class KafkaBroker implements Broker, ReconnectNotifier {
       if (c !== this.consumer || !this.fillOnFetch) return;
       this.fillOnFetch = false;
       this.reconnected("the consumer fetches again after rejoining its group");
+      // This fetch may have failed (FETCH comes anyway) before the offsets were resolved:
+      // fill again once they have settled. A later rejoin starts the wait again.
+      clearTimeout(this.settleFillTimer);
+      this.settleFillTimer = setTimeout(() => {
+        this.settleFillTimer = undefined;
+        this.reconnected("the consumer's offsets settled after rejoining its group");
+      }, settleFillDelayMs(this.assignedPartitions));
+      this.settleFillTimer.unref();
     });
     c.on(c.events.CRASH, (e) => {
       if (c !== this.consumer) return;
@@ -171,10 +205,21 @@ export class KafkaBroker implements Broker, ReconnectNotifier {
     this.reconnectListeners.push(listener);
   }
 
+  /**
+   * Tells the node to fill from history. A listener's error stays here: it is called from
+   * flush() (whose batch accounting it must not disturb), from kafkajs' FETCH event and from
+   * a timer.
+   */
   private reconnected(why: string): void {
     if (this.closed) return;
     this.log.info(`kafka: ${why}; filling what was missed from history`);
-    for (const l of this.reconnectListeners) l();
+    for (const l of this.reconnectListeners) {
+      try {
+        l();
+      } catch (err) {
+        this.log.error({ err }, "kafka: a reconnect listener failed");
+      }
+    }
   }
 
   topicOf(channel: string): string {
@@ -278,17 +323,17 @@ export class KafkaBroker implements Broker, ReconnectNotifier {
       if (!list) byTopic.set(p.topic, (list = []));
       list.push(p.message);
     }
+    let recovered = false;
     try {
       await this.producer.sendBatch({
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
         compression: this.opts.compression === "gzip" ? CompressionTypes.GZIP : CompressionTypes.None,
         acks: 1,
       });
-      const recovered = this.sendFailing;
+      recovered = this.sendFailing;
       this.sendFailing = false;
       this.settled(batch);
       for (const p of batch) p.resolve();
-      if (recovered) this.reconnected("a send succeeded after failed ones");
     } catch (err) {
       // The producer stays "connected" while it cannot send; only a send tells. The node
       // announces itself through the broker periodically, so a success comes soon after
@@ -298,6 +343,8 @@ export class KafkaBroker implements Broker, ReconnectNotifier {
       this.settled(batch);
       for (const p of batch) p.reject(err);
     }
+    // Outside the try: whatever the listeners do, the batch is settled once.
+    if (recovered) this.reconnected("a send succeeded after failed ones");
     if (this.queue.length > 0) setImmediate(() => void this.flush());
     else this.flushing = false;
   }
@@ -321,6 +368,7 @@ export class KafkaBroker implements Broker, ReconnectNotifier {
     this.closed = true;
     this.handler = null;
     clearTimeout(this.restartTimer);
+    clearTimeout(this.settleFillTimer);
     await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect()]);
   }
 }

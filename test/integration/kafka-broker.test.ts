@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { pino } from "pino";
-import { CompressionCodecs, CompressionTypes, Kafka, logLevel, type Consumer, type Producer } from "kafkajs";
+import { CompressionCodecs, CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer } from "kafkajs";
 import { brokerContract } from "../contract/broker.js";
 import { KafkaBroker, type KafkaBrokerOptions } from "../../src/broker/kafka.js";
 import { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
@@ -203,6 +203,121 @@ describe("Kafka broker killed and restarted empty", () => {
       await b.close();
       await own.stop();
     }
+  }, 60_000);
+});
+
+describe("Kafka reconnect listeners", () => {
+  it("a listener that throws leaves the batch settled once: nothing pending, the byte bound as tight, healthy", async () => {
+    const b = new KafkaBroker(
+      { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId: `n${n++}`, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, maxPendingBytes: 1000 },
+      pino({ level: "silent" }),
+    );
+    const state = b as unknown as { sendFailing: boolean; queuedBytes: number; queue: unknown[] };
+    let calls = 0;
+    b.onReconnect(() => {
+      calls++;
+      throw new Error("listener broke");
+    });
+    try {
+      await b.start(() => undefined);
+      await until(() => b.healthy());
+      // As after failed sends (the health test above provokes them): the next success tells
+      // the listeners, from inside flush().
+      state.sendFailing = true;
+      await b.publish(pub("listener", 1, 600));
+      expect(calls).toBe(1);
+      expect(state.queuedBytes).toBe(0);
+      expect(state.queue).toHaveLength(0);
+      expect(b.healthy()).toBe(true);
+      // Settled twice, the bytes would have gone negative and let 1,200 bytes wait.
+      const first = b.publish(pub("listener", 2, 600));
+      await expect(b.publish(pub("listener", 3, 600))).rejects.toThrow(/bytes would wait, limit 1000/);
+      await first;
+      expect(state.queuedBytes).toBe(0);
+      expect(b.healthy()).toBe(true);
+      expect(calls).toBe(1);
+    } finally {
+      await b.close();
+    }
+  }, 30_000);
+});
+
+describe("Kafka consumer rejoining with offsets the cluster does not have", () => {
+  /**
+   * As after a crash with the cluster back empty: the recreated consumer seeks offsets past the
+   * end of every partition; kafkajs fetches, fails, resets one partition to the latest offset,
+   * fetches again... emitting FETCH each time, the first of which has the node fill. From that
+   * first fill on, `a` publishes into every partition; b's node would find a publication in
+   * history if a fill started after its send was acked (the history append comes first).
+   * `every` ms, `perRound` partitions in turn get one publication each.
+   */
+  async function rejoinOutOfRange(every: number, perRound: number) {
+    const own = await startKafkaMock(["rhs.0", "rhs.1", "rhs.2", "rhs.3"]);
+    const options: Omit<KafkaBrokerOptions, "nodeId"> = { brokers: [own.bootstrap], prefix: "rhs", topics: 4, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300 };
+    const a = new KafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
+    const b = new KafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
+    const internals = b as unknown as { resumeAt: Map<string, { offset: string }>; restartConsumer(): Promise<void> };
+    const tag = Math.random().toString(36).slice(2, 8);
+    // One channel per partition, placed as kafkajs' producer places them (murmur2 of the key).
+    const place = Partitioners.DefaultPartitioner();
+    const partitionMetadata = [0, 1, 2, 3].map((partitionId) => ({ partitionId, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }));
+    const byPartition = new Map<string, string>();
+    for (let i = 0; byPartition.size < 16; i++) {
+      const channel = `settle-${tag}-${i}`;
+      const topic = b.topicOf(channel);
+      byPartition.set(`${topic}/${place({ topic, partitionMetadata, message: { key: channel, value: null } })}`, channel);
+    }
+    const channels = [...byPartition.values()];
+    const consumed = new Set<string>();
+    const fills: number[] = [];
+    const probes: Array<{ id: string; ackedAt: number }> = [];
+    let probing: Promise<void> | undefined;
+    const probe = async () => {
+      const start = Date.now();
+      for (let k = 0; ; k++) {
+        // Until well after the last fill (or long past when it should have come).
+        if (fills.length >= 2 && Date.now() - fills[fills.length - 1]! > 1500) return;
+        if (Date.now() - start > 10_000) return;
+        const round = Array.from({ length: perRound }, (_, i) => channels[(k * perRound + i) % channels.length]!);
+        await Promise.all(round.map((c) => a.publish(pub(c, k, String(k).length)).then(() => void probes.push({ id: `${c}/${k}`, ackedAt: Date.now() }))));
+        await new Promise((r) => setTimeout(r, every));
+      }
+    };
+    b.onReconnect(() => {
+      fills.push(Date.now());
+      probing ??= probe();
+    });
+    try {
+      await a.start(() => undefined);
+      await b.start((e) => void consumed.add(`${e.channel}/${e.publication!.data.toString()}`));
+      await until(() => a.healthy() && b.healthy());
+      for (const r of internals.resumeAt.values()) r.offset = "1000000";
+      await internals.restartConsumer();
+      await until(() => probing !== undefined, 30_000);
+      await probing;
+      const last = fills[fills.length - 1]!;
+      const covered = (p: { id: string; ackedAt: number }) => consumed.has(p.id) || p.ackedAt < last;
+      await until(() => probes.every(covered), 10_000).catch(() => undefined);
+      const lost = probes.filter((p) => !covered(p));
+      const since = (t: number) => t - fills[0]!;
+      expect(lost.map((p) => `${p.id} acked at +${since(p.ackedAt)} ms`), `fills at +${fills.map(since)} ms`).toEqual([]);
+      expect(fills.length).toBeGreaterThanOrEqual(2);
+      // The consumer did settle: what was sent after the last fill reached it through the log.
+      expect(probes.filter((p) => p.ackedAt > last).length).toBeGreaterThan(0);
+    } finally {
+      await a.close();
+      await b.close();
+      await own.stop();
+    }
+  }
+
+  it("fills again once its offsets settled: with traffic in every partition (the resets take a few ms each)", async () => {
+    // The first fill alone would miss what is sent while the 16 partitions are reset.
+    await rejoinOutOfRange(50, 16);
+  }, 60_000);
+
+  it("fills again once its offsets settled: with little traffic (each reset waits out a long poll on the mock)", async () => {
+    await rejoinOutOfRange(150, 1);
   }, 60_000);
 });
 
