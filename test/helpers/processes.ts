@@ -304,3 +304,12 @@ export async function rabbitMqVhost(vhost: string): Promise<string> {
   await waitForPort(5672, 30_000);
   return `amqp://guest:guest@127.0.0.1:5672/${encodeURIComponent(vhost)}`;
 }
+
+/** The names of the hub's connections in a Redis server's CLIENT LIST (`observer` is any client of it). */
+export async function hubRedisClients(observer: { client(sub: "LIST"): Promise<unknown> }): Promise<string[]> {
+  const list = (await observer.client("LIST")) as string;
+  return list
+    .split("\n")
+    .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? "")
+    .filter((name) => name.startsWith("realtime-hub:"));
+}

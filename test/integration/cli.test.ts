@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { TestWsClient } from "../helpers/ws-client.js";
-import { startRedisServer, which } from "../helpers/processes.js";
+import { hubRedisClients, startRedisServer, which } from "../helpers/processes.js";
 import { requireTools } from "../helpers/require.js";
 
 const MAIN = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url));
@@ -120,13 +120,4 @@ async function serve(args: string[]) {
     await new Promise((r) => setTimeout(r, 50));
   }
   return { child, exited, output: () => out, wsUrl: `ws://127.0.0.1:${http}/connection/websocket` };
-}
-
-/** The names of the hub's connections in a Redis server's CLIENT LIST. */
-async function hubRedisClients(observer: Redis): Promise<string[]> {
-  const list = (await observer.client("LIST")) as string;
-  return list
-    .split("\n")
-    .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? "")
-    .filter((name) => name.startsWith("realtime-hub:"));
 }

@@ -8,7 +8,7 @@ import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { defaultNamespace } from "../../src/config.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 import { grpcClient, pubReq } from "../helpers/grpc-client.js";
-import { startRedisServer, which } from "../helpers/processes.js";
+import { hubRedisClients, startRedisServer, which } from "../helpers/processes.js";
 import { requireTools } from "../helpers/require.js";
 
 let hub: TestHub;
@@ -583,12 +583,3 @@ describe("graceful shutdown", () => {
     });
   });
 });
-
-/** The names of the hub's connections in a Redis server's CLIENT LIST. */
-async function hubRedisClients(observer: Redis): Promise<string[]> {
-  const list = (await observer.client("LIST")) as string;
-  return list
-    .split("\n")
-    .map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? "")
-    .filter((name) => name.startsWith("realtime-hub:"));
-}
