@@ -105,6 +105,20 @@ export interface Config {
   idempotencyWindowSeconds: number;
   /** Bytes queued for one client before it is disconnected as slow. Default 4 MiB. */
   clientQueueMaxBytes: number;
+  /** Bytes of events a backend Subscribe stream may fall behind by before it is ended with RESOURCE_EXHAUSTED. Default 16 MiB. */
+  subscribeBacklogMaxBytes: number;
+  /** Events a backend Subscribe stream may fall behind by before it is ended with RESOURCE_EXHAUSTED. Default 10,000. */
+  subscribeBacklogMaxEvents: number;
+  /** Time a client has to send an HTTP request's headers, seconds. Default 10. */
+  httpHeadersTimeoutSeconds: number;
+  /** Time a client has to send an HTTP request's body after its headers, seconds. Default 30. */
+  httpBodyTimeoutSeconds: number;
+  /** Connections (WebSocket, SSE, long-poll sessions) this node accepts at once; 0 = no cap. Default 0. */
+  maxConnections: number;
+  /** Connections from one IP address at once (behind a proxy: the proxy's address); 0 = no cap. Default 0. */
+  maxConnectionsPerIp: number;
+  /** Refuse connection and subscription tokens without an `exp` claim. Default false. */
+  requireTokenExp: boolean;
   /** Largest incoming client frame, bytes (the HTTP API takes bodies up to MAX_API_BODY_BYTES, 4 MiB). Default 64 KiB. */
   maxMessageBytes: number;
   /** Most channels one client may subscribe to. Default 128. */
@@ -174,6 +188,13 @@ export function defaultConfig(): Config {
     presenceTtlSeconds: 60,
     idempotencyWindowSeconds: 300,
     clientQueueMaxBytes: 4 * 1024 * 1024,
+    subscribeBacklogMaxBytes: 16 * 1024 * 1024,
+    subscribeBacklogMaxEvents: 10_000,
+    httpHeadersTimeoutSeconds: 10,
+    httpBodyTimeoutSeconds: 30,
+    maxConnections: 0,
+    maxConnectionsPerIp: 0,
+    requireTokenExp: false,
     maxMessageBytes: 64 * 1024,
     maxChannelsPerClient: 128,
     pingIntervalSeconds: 25,
@@ -250,6 +271,13 @@ const SCALARS: Record<string, ScalarKind> = {
   presenceTtlSeconds: "number",
   idempotencyWindowSeconds: "number",
   clientQueueMaxBytes: "number",
+  subscribeBacklogMaxBytes: "number",
+  subscribeBacklogMaxEvents: "number",
+  httpHeadersTimeoutSeconds: "number",
+  httpBodyTimeoutSeconds: "number",
+  maxConnections: "number",
+  maxConnectionsPerIp: "number",
+  requireTokenExp: "boolean",
   maxMessageBytes: "number",
   maxChannelsPerClient: "number",
   pingIntervalSeconds: "number",
@@ -456,6 +484,16 @@ export function validateConfig(cfg: Config): void {
     throw new ConfigError(`redisUrl: expected redis://host:port, got ${JSON.stringify(cfg.redisUrl)}`);
   if (cfg.presenceTtlSeconds < 1) throw new ConfigError("presenceTtlSeconds: must be at least 1");
   if (cfg.pingIntervalSeconds < 1) throw new ConfigError("pingIntervalSeconds: must be at least 1");
+  for (const key of ["subscribeBacklogMaxEvents", "httpHeadersTimeoutSeconds", "httpBodyTimeoutSeconds"] as const)
+    if (!Number.isInteger(cfg[key]) || cfg[key] < 1)
+      throw new ConfigError(`${key}: must be a whole number of at least 1, got ${cfg[key]}`);
+  for (const key of ["maxConnections", "maxConnectionsPerIp"] as const)
+    if (!Number.isInteger(cfg[key])) throw new ConfigError(`${key}: must be a whole number (0: no cap), got ${cfg[key]}`);
+  // A backlog bound below the largest publish would end a stream on the first large one.
+  if (!Number.isInteger(cfg.subscribeBacklogMaxBytes) || cfg.subscribeBacklogMaxBytes < MAX_PUBLISH_BYTES + BROKER_BYTES_HEADROOM)
+    throw new ConfigError(
+      `subscribeBacklogMaxBytes: must be a whole number of at least ${MAX_PUBLISH_BYTES + BROKER_BYTES_HEADROOM} (the largest publish plus headroom), got ${cfg.subscribeBacklogMaxBytes}`,
+    );
   if (cfg.maxMessageBytes < 256) throw new ConfigError("maxMessageBytes: must be at least 256");
   // The Redis SET ... PX of an idempotent publish takes a whole, positive number of ms.
   if (!Number.isInteger(cfg.idempotencyWindowSeconds) || cfg.idempotencyWindowSeconds < 1)

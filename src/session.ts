@@ -85,6 +85,8 @@ export class Session implements ControllableSubscriber {
     private readonly node: HubNode,
     readonly transport: Transport,
     private readonly verifier: TokenVerifier,
+    /** Called once when the session closes (the edge counts connections with it). */
+    private readonly onClose?: () => void,
   ) {
     // A connection that never connects must not hold resources forever.
     this.connectTimer = setTimeout(
@@ -399,6 +401,11 @@ export class Session implements ControllableSubscriber {
     // hub or its presence behind, and callers looping over sessions (shutdown) must go on.
     if (wasConnected) this.node.hub.removeSession(this);
     void this.release();
+    try {
+      this.onClose?.();
+    } catch (err) {
+      this.node.log.error({ err, client: this.id }, "close hook failed");
+    }
     try {
       this.transport.close(d);
     } catch (err) {

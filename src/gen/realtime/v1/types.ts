@@ -139,10 +139,16 @@ export enum DisconnectCode {
   DISCONNECT_CODE_INSUFFICIENT_STATE = 3010,
   DISCONNECT_CODE_NO_PONG = 3012,
   DISCONNECT_CODE_FORCE_RECONNECT = 3013,
+  /**
+   * DISCONNECT_CODE_NODE_FULL - The node holds as many connections as it may (maxConnections): reconnect after a
+   * backoff, maybe to another node.
+   */
+  DISCONNECT_CODE_NODE_FULL = 3014,
   DISCONNECT_CODE_BAD_REQUEST = 3501,
   DISCONNECT_CODE_MESSAGE_SIZE_LIMIT = 3502,
   DISCONNECT_CODE_INVALID_TOKEN = 3503,
   DISCONNECT_CODE_FORCE_NO_RECONNECT = 3504,
+  /** DISCONNECT_CODE_CONNECTION_LIMIT - Too many connections from this client's address (maxConnectionsPerIp). */
   DISCONNECT_CODE_CONNECTION_LIMIT = 3505,
   UNRECOGNIZED = -1,
 }
@@ -179,6 +185,9 @@ export function disconnectCodeFromJSON(object: any): DisconnectCode {
     case 3013:
     case "DISCONNECT_CODE_FORCE_RECONNECT":
       return DisconnectCode.DISCONNECT_CODE_FORCE_RECONNECT;
+    case 3014:
+    case "DISCONNECT_CODE_NODE_FULL":
+      return DisconnectCode.DISCONNECT_CODE_NODE_FULL;
     case 3501:
     case "DISCONNECT_CODE_BAD_REQUEST":
       return DisconnectCode.DISCONNECT_CODE_BAD_REQUEST;
@@ -223,6 +232,8 @@ export function disconnectCodeToJSON(object: DisconnectCode): string {
       return "DISCONNECT_CODE_NO_PONG";
     case DisconnectCode.DISCONNECT_CODE_FORCE_RECONNECT:
       return "DISCONNECT_CODE_FORCE_RECONNECT";
+    case DisconnectCode.DISCONNECT_CODE_NODE_FULL:
+      return "DISCONNECT_CODE_NODE_FULL";
     case DisconnectCode.DISCONNECT_CODE_BAD_REQUEST:
       return "DISCONNECT_CODE_BAD_REQUEST";
     case DisconnectCode.DISCONNECT_CODE_MESSAGE_SIZE_LIMIT:
