@@ -3,6 +3,7 @@ import type { EventEmitter } from "node:events";
 import type { Logger } from "pino";
 import type { ServerApi } from "../api/server-api.js";
 import { errLimitExceeded } from "../errors.js";
+import type { ClientInfo, Publication } from "../gen/realtime/v1/types.js";
 import type {
   HubServiceServer,
   PublishStreamRequest,
@@ -15,8 +16,37 @@ import { toServiceError } from "./status.js";
 
 /** Publishes of one PublishStream started but not yet acked before the stream stops reading. */
 export const MAX_IN_FLIGHT = 1024;
-/** Events a Subscribe consumer may fall behind by (beyond what gRPC buffers) before its stream is ended. */
-export const MAX_SUBSCRIBE_BACKLOG = 10_000;
+/**
+ * Added to each Subscribe event's counted bytes for what eventSize does not measure: offset,
+ * epoch and time strings, protobuf and gRPC framing, object headers. Rough on purpose: a flood
+ * of tiny events is caught by the events bound.
+ */
+export const SUBSCRIBE_EVENT_OVERHEAD_BYTES = 128;
+
+function infoSize(info: ClientInfo | undefined): number {
+  return info ? info.user.length + info.client.length + info.connInfo.length + info.chanInfo.length : 0;
+}
+
+function publicationSize(pub: Publication): number {
+  let n = pub.data.length + infoSize(pub.info);
+  for (const k in pub.tags) n += k.length + pub.tags[k]!.length;
+  return n;
+}
+
+/**
+ * What one event costs a Subscribe stream's backlog, from lengths the event already carries:
+ * encoding it again only to measure it would double the work of the publish path. String
+ * lengths are UTF-16 units, close enough to bytes for names, ids and tags.
+ */
+export function eventSize(ev: SubscribeResponse): number {
+  return (
+    SUBSCRIBE_EVENT_OVERHEAD_BYTES +
+    ev.channel.length +
+    (ev.publication ? publicationSize(ev.publication) : 0) +
+    infoSize(ev.join?.info) +
+    infoSize(ev.leave?.info)
+  );
+}
 
 /** Resolves when the stream can take more writes, or will never need to (cancelled, failed, closed). */
 function writable(call: EventEmitter): Promise<void> {
@@ -36,9 +66,16 @@ function writable(call: EventEmitter): Promise<void> {
  */
 export function createHubService(
   api: ServerApi,
-  opts: { apiKey: string; log: Logger },
+  opts: {
+    apiKey: string;
+    log: Logger;
+    /** Bytes (eventSize) a Subscribe stream may hold unsent before it is ended (config subscribeBacklogMaxBytes). */
+    subscribeBacklogMaxBytes: number;
+    /** Events a Subscribe stream may hold unsent before it is ended (config subscribeBacklogMaxEvents). */
+    subscribeBacklogMaxEvents: number;
+  },
 ): { service: HubServiceServer; endStreams(): void } {
-  const { apiKey, log } = opts;
+  const { apiKey, log, subscribeBacklogMaxBytes: maxBytes, subscribeBacklogMaxEvents: maxEvents } = opts;
   /** Open streams, each with what ends it on shutdown (so the server need not wait for them). */
   const streams = new Map<EventEmitter, () => void>();
   const shuttingDown = () => ({ code: status.UNAVAILABLE, details: "server shutting down: reconnect" });
@@ -146,10 +183,13 @@ export function createHubService(
     },
 
     /**
-     * A server stream of what happens in the channels. Events wait in a bounded backlog while
-     * the consumer does not keep up; past MAX_SUBSCRIBE_BACKLOG the subscription is dropped and
-     * the stream ends with RESOURCE_EXHAUSTED, so one stuck backend cannot make the hub buffer
-     * without bound.
+     * A server stream of what happens in the channels. Events the consumer has not taken yet
+     * are counted from the moment they are sent until gRPC has handed them to the connection,
+     * whether they wait in gRPC's own buffer (write() takes up to its highWaterMark) or in
+     * our backlog behind it. Past subscribeBacklogMaxBytes or subscribeBacklogMaxEvents the
+     * subscription is dropped and the stream ends with RESOURCE_EXHAUSTED, so one stuck
+     * backend cannot make the hub buffer without bound (a count alone let 1 MiB publications
+     * pile up to gigabytes).
      */
     subscribe(call: ServerWritableStream<SubscribeRequest, SubscribeResponse>) {
       const denied = checkApiKey(call.metadata, apiKey);
@@ -158,7 +198,10 @@ export function createHubService(
       let done = false;
       let wrote = false;
       let blocked = false;
-      let backlog: SubscribeResponse[] = [];
+      let backlog: Array<{ ev: SubscribeResponse; size: number }> = [];
+      /** Events (and their eventSize bytes) sent to this stream and not yet on the connection. */
+      let heldEvents = 0;
+      let heldBytes = 0;
       const unsubscribe = (fn: () => Promise<void>) =>
         fn().catch((err: unknown) => log.warn({ err }, "Subscribe: unsubscribing failed"));
       /** Leaves the channels; idempotent. */
@@ -175,24 +218,41 @@ export function createHubService(
         // Ends the stream with this status once what gRPC already holds is flushed.
         call.emit("error", err);
       };
+      const tooSlow = (what: string, key: string) =>
+        fail(toServiceError(errLimitExceeded(`subscriber too slow: more than ${what} waiting (${key})`), log));
+      const write = (ev: SubscribeResponse, size: number) => {
+        wrote = true;
+        // The callback runs once gRPC has written the message to the HTTP/2 stream, which
+        // waits for the consumer's flow-control window: only then is it off our hands.
+        if (
+          !call.write(ev, () => {
+            heldEvents--;
+            heldBytes -= size;
+          })
+        )
+          blocked = true;
+      };
       const send = (ev: SubscribeResponse) => {
         if (done) return;
-        if (blocked) {
-          if (backlog.length >= MAX_SUBSCRIBE_BACKLOG)
-            return fail(
-              toServiceError(errLimitExceeded(`subscriber too slow: more than ${MAX_SUBSCRIBE_BACKLOG} events waiting`), log),
-            );
-          backlog.push(ev);
-          return;
+        const size = eventSize(ev);
+        // Nothing held means the consumer is keeping up: one event is never refused on its own.
+        if (heldEvents > 0) {
+          if (heldEvents >= maxEvents) return tooSlow(`${maxEvents} events`, "subscribeBacklogMaxEvents");
+          if (heldBytes + size > maxBytes) return tooSlow(`${maxBytes} bytes`, "subscribeBacklogMaxBytes");
         }
-        wrote = true;
-        if (!call.write(ev)) blocked = true;
+        heldEvents++;
+        heldBytes += size;
+        if (blocked) backlog.push({ ev, size });
+        else write(ev, size);
       };
       call.on("drain", () => {
         if (done) return;
         blocked = false;
         let i = 0;
-        while (i < backlog.length && !blocked) if (!call.write(backlog[i++]!)) blocked = true;
+        while (i < backlog.length && !blocked) {
+          const { ev, size } = backlog[i++]!;
+          write(ev, size);
+        }
         backlog = i === backlog.length ? [] : backlog.slice(i);
       });
       call.on("cancelled", finish);

@@ -81,7 +81,12 @@ export async function startGrpcServer(deps: {
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
   });
-  const hub = createHubService(deps.api, { apiKey: config.apiKey, log });
+  const hub = createHubService(deps.api, {
+    apiKey: config.apiKey,
+    log,
+    subscribeBacklogMaxBytes: config.subscribeBacklogMaxBytes,
+    subscribeBacklogMaxEvents: config.subscribeBacklogMaxEvents,
+  });
   server.addService(HubServiceService, hub.service);
 
   const reflection = reflectionPackage(log);

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setImmediate as tick } from "node:timers/promises";
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import type { PublishStreamRequest, PublishStreamResponse, SubscribeResponse } from "../../src/gen/realtime/v1/hub.js";
-import { MAX_SUBSCRIBE_BACKLOG } from "../../src/grpc/hub-service.js";
 import { defaultNamespace } from "../../src/config.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { grpcClient, pubReq } from "../helpers/grpc-client.js";
@@ -372,7 +371,7 @@ describe("gRPC streams: order, backpressure, limits, shutdown", () => {
     const failed = new Promise<ServiceError>((r) => stream.on("error", r));
     await new Promise((r) => stream.once("metadata", r));
     expect(hub.node.channels("g:slow")).toEqual({ "g:slow": { numClients: 1 } });
-    const n = MAX_SUBSCRIBE_BACKLOG * 3;
+    const n = hub.config.subscribeBacklogMaxEvents * 3;
     for (let i = 0; i < n; i++) {
       await hub.api.publish(pubReq("g:slow", i, { skipHistory: true }));
       if (i % 500 === 0) await tick();
@@ -382,7 +381,9 @@ describe("gRPC streams: order, backpressure, limits, shutdown", () => {
     stream.resume();
     const err = await failed;
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
-    expect(err.details).toMatch(/too slow/);
+    expect(err.details).toBe(
+      `subscriber too slow: more than ${hub.config.subscribeBacklogMaxEvents} events waiting (subscribeBacklogMaxEvents)`,
+    );
     expect(err.metadata.get("realtime-error-code")).toEqual(["106"]);
     expect(received).toBeLessThan(n);
   });
