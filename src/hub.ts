@@ -11,6 +11,9 @@ export interface Subscriber {
 
 /** The local registry: which subscribers on this node are in which channel. */
 export class Hub {
+  /** `onDeliverError`: told when a subscriber broke its promise not to throw; the others still get the frame. */
+  constructor(private readonly onDeliverError: (err: unknown, s: Subscriber, channel: string) => void = () => undefined) {}
+
   private readonly channels = new Map<string, Map<string, Subscriber>>();
   private readonly sessions = new Map<string, Subscriber>();
   private readonly byUser = new Map<string, Set<string>>();
@@ -59,7 +62,13 @@ export class Hub {
   broadcast(channel: string, frame: Frame): number {
     const subs = this.channels.get(channel);
     if (!subs) return 0;
-    for (const s of subs.values()) s.deliver(channel, frame);
+    for (const s of subs.values()) {
+      try {
+        s.deliver(channel, frame);
+      } catch (err) {
+        this.onDeliverError(err, s, channel);
+      }
+    }
     return subs.size;
   }
 

@@ -15,6 +15,7 @@ import { Hub, type Subscriber } from "./hub.js";
 import type { IdempotencyStore } from "./idempotency/idempotency-store.js";
 import { MemoryIdempotencyStore } from "./idempotency/memory.js";
 import { Frame, publicationFrame } from "./transport/frame.js";
+import { checkPublicationData } from "./transport/codec.js";
 import { VERSION } from "./version.js";
 
 export interface PublishOptions {
@@ -71,7 +72,9 @@ export class HubNode {
   readonly id: string;
   readonly config: Config;
   readonly rules: ChannelRules;
-  readonly hub = new Hub();
+  readonly hub = new Hub((err, s, channel) =>
+    this.log.error({ err, channel, subscriber: s.id }, "a subscriber failed to take a frame; the others got it"),
+  );
   readonly broker: Broker;
   private readonly historyPublisher: HistoryPublisher | undefined;
   readonly presenceStore: PresenceStore;
@@ -148,6 +151,12 @@ export class HubNode {
   /** Publishes `data` into `channel`: the entry point of backends and clients. */
   publish(channel: string, data: Buffer, opts: PublishOptions = {}): Promise<StreamPosition> {
     const ns = this.rules.options(channel);
+    // What the hub accepts it must be able to deliver: refuse before it reaches history.
+    try {
+      checkPublicationData(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const before = this.publishGates.get(channel);
     if (!opts.idempotencyKey && !before) return this.broadcast(channel, data, ns, opts);
     // An idempotent publish may first wait for its key (a Redis round trip, another node's

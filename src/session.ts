@@ -37,7 +37,7 @@ import { VERSION } from "./version.js";
 /** Code of the unsubscribe push when a backend removes a client from a channel. */
 export const UNSUBSCRIBE_CODE_SERVER = 2000;
 /** Commands queued on one connection before it is closed as abusive. */
-const MAX_PENDING_COMMANDS = 512;
+export const MAX_PENDING_COMMANDS = 512;
 const PING_FRAME = new Frame({ id: 0, error: undefined });
 
 interface Subscription {
@@ -45,6 +45,8 @@ interface Subscription {
   info: ClientInfo;
   /** Frames that arrived while subscribing; flushed after the subscribe reply. */
   pending: Frame[] | null;
+  /** Their encoded size: bounded like the client's queue, so a stalled subscribe cannot pin memory. */
+  pendingBytes: number;
   /**
    * Stream position this client has: the subscribe reply's, then each publication's. A
    * publication at or below it is a duplicate (buffered while subscribing, or recovered in
@@ -147,6 +149,8 @@ export class Session implements ControllableSubscriber {
     this.pendingCommands--;
     if (this.state === "closed") return;
     let after: (() => void) | undefined;
+    /** The channel this command subscribed to, until its reply is out. */
+    let subscribed: string | undefined;
     try {
       const method = methodOf(cmd);
       if (method !== "connect" && this.state !== "connected") throw errUnauthorized("connect first");
@@ -158,6 +162,7 @@ export class Session implements ControllableSubscriber {
         case "subscribe": {
           const channel = cmd.subscribe!.channel;
           result = { subscribe: await this.subscribe(cmd.subscribe!) };
+          subscribed = channel;
           after = () => this.flushPending(channel);
           break;
         }
@@ -189,9 +194,14 @@ export class Session implements ControllableSubscriber {
           throw errMethodNotFound("rpc needs an RPC proxy, and none is configured");
       }
       if (this.closed) return;
-      this.write(new Frame({ id: cmd.id, error: undefined, ...result }));
+      const reply = new Frame({ id: cmd.id, error: undefined, ...result });
+      // Encoded here, not in the transport: a reply that cannot be encoded fails its command
+      // (below) instead of leaving the client subscribed without knowing it.
+      reply.json();
+      this.write(reply);
       after?.();
     } catch (err) {
+      if (subscribed !== undefined) await this.dropSubscription(subscribed);
       const e = toHubError(err);
       if (e.code === ErrorCode.ERROR_CODE_INTERNAL) this.node.log.error({ err, client: this.id }, "command failed");
       this.write(new Frame({ id: cmd.id, error: e.toWire() }));
@@ -234,7 +244,7 @@ export class Session implements ControllableSubscriber {
       const claims = await this.verifier.verifySubscribe(cmd.token, this.user, channel);
       info = { ...this.info, chanInfo: claims.chanInfo };
     }
-    const sub: Subscription = { ns, info, pending: [], epoch: "", offset: 0 };
+    const sub: Subscription = { ns, info, pending: [], pendingBytes: 0, epoch: "", offset: 0 };
     this.subs.set(channel, sub);
     try {
       // Register before reading history so nothing published meanwhile is missed; what
@@ -294,15 +304,32 @@ export class Session implements ControllableSubscriber {
    * pushes (so SSE ids advance), then whatever arrived meanwhile. Errors become error replies.
    */
   async subscribeAndStream(id: number, cmd: SubscribeCommand): Promise<void> {
+    let subscribed = false;
     try {
       const result = await this.subscribe(cmd);
-      const pubs = result.publications;
-      this.write(new Frame({ id, error: undefined, subscribe: { ...result, publications: [] } }));
-      for (const pub of pubs) this.write(publicationFrame(cmd.channel, pub));
+      subscribed = true;
+      const frames = [
+        new Frame({ id, error: undefined, subscribe: { ...result, publications: [] } }),
+        ...result.publications.map((pub) => publicationFrame(cmd.channel, pub)),
+      ];
+      // All encoded before any is written: on failure the client gets an error, not half a stream.
+      for (const f of frames) f.json();
+      for (const f of frames) this.write(f);
       this.flushPending(cmd.channel);
     } catch (err) {
-      this.write(new Frame({ id, error: toHubError(err).toWire() }));
+      if (subscribed) await this.dropSubscription(cmd.channel);
+      const e = toHubError(err);
+      if (e.code === ErrorCode.ERROR_CODE_INTERNAL) this.node.log.error({ err, client: this.id }, "subscribe failed");
+      this.write(new Frame({ id, error: e.toWire() }));
     }
+  }
+
+  /** Undoes a subscription whose reply could not be sent, so subscribing again works. */
+  private async dropSubscription(channel: string): Promise<void> {
+    if (!this.subs.has(channel)) return;
+    await this.unsubscribe(channel).catch((err: unknown) =>
+      this.node.log.warn({ err, channel, client: this.id }, "undoing a failed subscribe failed"),
+    );
   }
 
   private flushPending(channel: string): void {
@@ -353,8 +380,11 @@ export class Session implements ControllableSubscriber {
   deliver(channel: string, frame: Frame): void {
     const sub = this.subs.get(channel);
     if (!sub) return;
-    if (sub.pending) sub.pending.push(frame);
-    else if (advance(sub, frame)) this.write(frame);
+    if (sub.pending) {
+      sub.pending.push(frame);
+      sub.pendingBytes += frame.json().length;
+      if (sub.pendingBytes > this.node.config.clientQueueMaxBytes) this.close(disconnectSlow);
+    } else if (advance(sub, frame)) this.write(frame);
   }
 
   /** Writes a frame unless the client has fallen too far behind, which closes it instead. */

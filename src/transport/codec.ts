@@ -20,15 +20,66 @@ export class CommandDecodeError extends HubError {
   }
 }
 
-/** base64 (proto3 JSON bytes) -> embedded JSON, or b64 key when the bytes are not JSON. */
+/**
+ * Deepest nesting of JSON data (publication data, connInfo, chanInfo) the hub embeds as JSON.
+ * JSON.stringify recurses and overflows the stack a few thousand levels down (JSON.parse does
+ * not), so data nested deeper could be accepted and then never be encoded. Well above what
+ * any real payload uses.
+ */
+export const MAX_DATA_DEPTH = 512;
+
+/**
+ * Whether `data`, read as JSON text, opens more than `max` arrays or objects inside each other.
+ * A byte scan, no parse: brackets inside strings do not count. Bytes that are not JSON may
+ * give any answer; callers that care whether they are JSON check that themselves.
+ */
+export function nestsDeeperThan(data: Uint8Array, max = MAX_DATA_DEPTH): boolean {
+  // Every level takes an opening and a closing byte.
+  if (data.length <= 2 * max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i]!;
+    if (inString) {
+      if (b === 0x5c) i++; // a backslash escapes the next byte (\" is not the end)
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (++depth > max) return true;
+    } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+  return false;
+}
+
+/**
+ * Refuses publication data the hub could not deliver: JSON nested deeper than MAX_DATA_DEPTH.
+ * Bytes that are not JSON travel as base64 (`b64data`) and are never parsed, so they pass.
+ */
+export function checkPublicationData(data: Uint8Array): void {
+  if (!nestsDeeperThan(data)) return;
+  try {
+    // Iterative in V8: parsing deep JSON does not overflow the stack, only stringify does.
+    JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8"));
+  } catch {
+    return; // not JSON: delivered as b64data
+  }
+  throw errBadRequest(`data is JSON nested deeper than ${MAX_DATA_DEPTH} levels: flatten it or send it as binary`);
+}
+
+/**
+ * base64 (proto3 JSON bytes) -> embedded JSON, or b64 key when the bytes are not JSON. JSON
+ * nested too deep to encode again (stored before publish refused it) goes as b64 too, so a
+ * reply or push that carries it can always be encoded.
+ */
 function embedOut(obj: Record<string, unknown>): void {
   for (const key in obj) {
     const v = obj[key];
     if (key === "tags" || v === null || v === undefined) continue;
     if (EMBEDDED.has(key) && typeof v === "string") {
-      const text = Buffer.from(v, "base64").toString("utf8");
+      const bytes = Buffer.from(v, "base64");
       try {
-        obj[key] = JSON.parse(text);
+        if (nestsDeeperThan(bytes)) throw new RangeError("too deep");
+        obj[key] = JSON.parse(bytes.toString("utf8"));
       } catch {
         delete obj[key];
         obj[B64(key)] = v;
@@ -46,7 +97,14 @@ function embedIn(obj: Record<string, unknown>): void {
     const v = obj[key];
     if (key === "tags" || v === null || v === undefined) continue;
     if (EMBEDDED.has(key)) {
-      obj[key] = Buffer.from(JSON.stringify(v), "utf8").toString("base64");
+      let text: string;
+      try {
+        text = JSON.stringify(v);
+      } catch (err) {
+        if (err instanceof RangeError) throw errBadRequest(`${key} is JSON nested deeper than ${MAX_DATA_DEPTH} levels`);
+        throw err;
+      }
+      obj[key] = Buffer.from(text, "utf8").toString("base64");
     } else if (FROM_B64.has(key)) {
       if (typeof v !== "string") throw errBadRequest(`${key} must be a base64 string`);
       obj[FROM_B64.get(key)!] = v;

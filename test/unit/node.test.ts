@@ -52,6 +52,18 @@ describe("node data path", () => {
     expect(a.clusterInfo().map((n) => n.id)).toEqual(["a", "b"]);
   });
 
+  it("a subscriber that throws does not stop delivery to the others", async () => {
+    const node = await createTestNode();
+    nodes.push(node);
+    const got: string[] = [];
+    const ok = (id: string): Subscriber => ({ id, user: "", deliver: () => void got.push(id) });
+    const bad: Subscriber = { id: "bad", user: "", deliver: () => { throw new Error("broken subscriber"); } };
+    for (const s of [ok("a"), bad, ok("b")]) await node.subscribe("iso", s);
+    const pos = await node.publish("iso", Buffer.from("{}"));
+    expect(pos.offset).toBe("1");
+    expect(got).toEqual(["a", "b"]);
+  });
+
   it("encodes a publication once: every local subscriber gets the same bytes", async () => {
     const n = await createTestNode();
     nodes.push(n);

@@ -1,12 +1,22 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MemoryHistoryStore } from "../../src/history/memory.js";
 import type { HubNode } from "../../src/node.js";
 import { signToken } from "../../src/auth/jwt.js";
 import { defaultNamespace } from "../../src/config.js";
 import { createTestNode, createTestSession } from "../helpers/node.js";
 import { eventually } from "../helpers/fake-transport.js";
-import { publicationFrame } from "../../src/transport/frame.js";
+import { Frame, publicationFrame } from "../../src/transport/frame.js";
 
 let node: HubNode;
+
+/** Makes Frame.json() throw for the replies `which` picks, as a payload too deep to encode did. */
+function failEncoding(which: (r: Frame["reply"]) => boolean) {
+  const json = Frame.prototype.json;
+  return vi.spyOn(Frame.prototype, "json").mockImplementation(function (this: Frame) {
+    if (which(this.reply)) throw new RangeError("Maximum call stack size exceeded");
+    return json.call(this);
+  });
+}
 afterEach(async () => node && (await node.shutdown()));
 
 async function connected(n: HubNode) {
@@ -290,5 +300,58 @@ describe("session", () => {
     a.session.close(new (await import("../../src/errors.js")).Disconnect(3000, "bye"));
     await eventually(async () => expect(node.hub.subscribers("gone")).toBe(0));
     await eventually(async () => expect(Object.keys(await node.presence("gone"))).toEqual([]));
+  });
+
+  it("a subscribe reply that cannot be encoded fails the command and leaves nothing subscribed", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    const spy = failEncoding((r) => r.subscribe !== undefined);
+    try {
+      a.send({ id: 2, subscribe: { channel: "enc" } });
+      await eventually(() => expect(a.transport.reply(2).error.code).toBe(100));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(a.session.channels).toEqual([]);
+    await eventually(() => expect(node.hub.subscribers("enc")).toBe(0));
+    // Not half-subscribed: subscribing again works (it answered 105 "already subscribed" before).
+    a.send({ id: 3, subscribe: { channel: "enc" } });
+    await eventually(() => expect(a.transport.reply(3).subscribe).toBeDefined());
+    await node.publish("enc", Buffer.from('{"n":1}'));
+    await eventually(() => expect(a.transport.pushes("pub")).toHaveLength(1));
+  });
+
+  it("a receive-only subscribe whose frames cannot be encoded answers an error and unsubscribes", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    const spy = failEncoding((r) => r.subscribe !== undefined);
+    try {
+      await a.session.subscribeAndStream(1, { channel: "sse-enc", token: "", recover: false, epoch: "", offset: "0" });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(a.transport.frames.at(-1)).toMatchObject({ id: 1, error: { code: 100 } });
+    expect(a.session.channels).toEqual([]);
+    expect(node.hub.subscribers("sse-enc")).toBe(0);
+  });
+
+  it("what arrives while a subscribe waits for history is bounded like the client's queue", async () => {
+    let release!: () => void;
+    const stalled = new Promise<void>((r) => (release = r));
+    const history = new MemoryHistoryStore();
+    const read = history.read.bind(history);
+    history.read = async (...args) => {
+      await stalled;
+      return read(...args);
+    };
+    node = await createTestNode({ clientQueueMaxBytes: 64 * 1024 }, undefined, { history });
+    const a = await connected(node);
+    a.send({ id: 2, subscribe: { channel: "slow", recover: true, epoch: "", offset: "0" } });
+    await eventually(() => expect(node.hub.subscribers("slow")).toBe(1));
+    const data = Buffer.from(JSON.stringify({ pad: "x".repeat(4096) }));
+    for (let i = 0; i < 40 && !a.transport.closedWith; i++) await node.publish("slow", data);
+    release();
+    expect(a.transport.closedWith?.code).toBe(3008);
+    await eventually(() => expect(node.hub.subscribers("slow")).toBe(0));
   });
 });
