@@ -133,7 +133,7 @@ export async function startHub(config: Config, opts: StartOptions = {}): Promise
     throw err;
   }
   const api = new ServerApi(node);
-  const verifier = new TokenVerifier(config.tokenHmacSecret);
+  const verifier = new TokenVerifier(config.tokenHmacSecret, { allowAnonymous: config.allowAnonymous, requireTokenExp: config.requireTokenExp });
   const http = await startHttpServer({ node, api, verifier, config, log });
   let grpc: Awaited<ReturnType<typeof startGrpcServer>>;
   try {

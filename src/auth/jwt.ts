@@ -1,4 +1,4 @@
-import { jwtVerify, SignJWT, errors as joseErrors } from "jose";
+import { jwtVerify, SignJWT, errors as joseErrors, type JWTPayload } from "jose";
 import { errBadRequest, errPermissionDenied, errTokenExpired, errUnauthorized, HubError } from "../errors.js";
 
 /** What a valid connection token says. */
@@ -28,12 +28,24 @@ function tokenError(err: unknown): HubError {
   return errUnauthorized("invalid token");
 }
 
+export interface TokenPolicy {
+  /** Config allowAnonymous: a connection token with an empty `sub` is accepted (as anonymous). */
+  allowAnonymous?: boolean;
+  /** Config requireTokenExp: tokens without `exp` are refused. */
+  requireTokenExp?: boolean;
+}
+
 /** Verifies HS256 connection and subscription tokens. */
 export class TokenVerifier {
   private readonly key: Uint8Array | null;
+  private readonly allowAnonymous: boolean;
+  private readonly requireExp: boolean;
 
-  constructor(hmacSecret: string) {
+  /** Without a policy an empty sub is refused (the safe side) and `exp` is optional (the config default). */
+  constructor(hmacSecret: string, policy: TokenPolicy = {}) {
     this.key = hmacSecret ? new TextEncoder().encode(hmacSecret) : null;
+    this.allowAnonymous = policy.allowAnonymous ?? false;
+    this.requireExp = policy.requireTokenExp ?? false;
   }
 
   get configured(): boolean {
@@ -41,27 +53,37 @@ export class TokenVerifier {
   }
 
   async verifyConnect(token: string): Promise<ConnectClaims> {
-    const payload = await this.verify(token);
+    const payload = await this.verify(token, "connection");
     if (typeof payload.sub !== "string") throw errUnauthorized("invalid token: no sub claim");
+    // The anonymous user is "": a token saying so would let in, as anonymous, a client the
+    // hub turns away without a token, and that client would then pass subscription tokens
+    // minted without a sub.
+    if (payload.sub === "" && !this.allowAnonymous)
+      throw errUnauthorized("invalid token: empty sub claim (anonymous), and anonymous connections are off (allowAnonymous)");
     return { user: payload.sub, expiresAt: payload.exp ?? 0, connInfo: infoBytes(payload.info) };
   }
 
   async verifySubscribe(token: string, user: string, channel: string): Promise<SubscribeClaims> {
-    const payload = await this.verify(token);
+    const payload = await this.verify(token, "subscription");
     if (payload.channel !== channel) throw errPermissionDenied("subscription token is for another channel");
     if ((payload.sub ?? "") !== user) throw errPermissionDenied("subscription token is for another user");
     return { user, channel, expiresAt: payload.exp ?? 0, chanInfo: infoBytes(payload.info) };
   }
 
-  private async verify(token: string) {
+  private async verify(token: string, kind: "connection" | "subscription") {
     if (!this.key) throw errUnauthorized("tokens are not configured on this hub (tokenHmacSecret)");
     if (typeof token !== "string" || token === "") throw errUnauthorized("token required");
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: ["HS256"] });
-      return payload;
+      ({ payload } = await jwtVerify(token, this.key, { algorithms: ["HS256"] }));
     } catch (err) {
       throw tokenError(err);
     }
+    // Checked here rather than with jose's requiredClaims, whose error would only say
+    // ERR_JWT_CLAIM_VALIDATION_FAILED.
+    if (this.requireExp && payload.exp === undefined)
+      throw errUnauthorized(`invalid token: ${kind} token without exp claim, and this hub requires one (requireTokenExp)`);
+    return payload;
   }
 }
 
