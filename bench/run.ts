@@ -19,11 +19,13 @@
  *                                   (% of one core) is repeated, not counted
  *   BENCH_BUDGET_SECONDS=280        the whole run stops rising rates past this (hard stop +60 s)
  *   BENCH_HUB_ARGS="..."            extra hub flags; BENCH_HUB_NODE_ARGS="--cpu-prof ..." node flags
+ *   BENCH_BASE_REF=<commit>         A/B in one run: also measure the hub built from that commit
+ *                                   (target `hub@<commit>`, run right before `hub` at each N)
  *   BENCH_MODE=cross-node BENCH_BROKERS=redis,nats,kafka,rabbitmq
  *                                   publish into node A, subscribers on node B, through a broker
  */
 import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
@@ -39,7 +41,16 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const FILLER = "x".repeat(Number(process.env.BENCH_PAYLOAD ?? 64));
 const P99_LIMIT_MS = Number(process.env.BENCH_P99_LIMIT_MS ?? 500);
 const BUDGET_S = Number(process.env.BENCH_BUDGET_SECONDS ?? 280);
-const TARGETS = (process.env.BENCH_TARGETS ?? "bare-ws,bare-ws-batched,hub").split(",") as Target[];
+const BASE_REF = process.env.BENCH_BASE_REF ?? "";
+const TARGETS = withBase((process.env.BENCH_TARGETS ?? "bare-ws,bare-ws-batched,hub").split(",") as Target[]);
+
+/** With BENCH_BASE_REF, `hub@<ref>` goes right before `hub`: both measured under the same conditions. */
+function withBase(targets: Target[]): Target[] {
+  if (!BASE_REF) return targets;
+  const i = targets.indexOf("hub");
+  const base = `hub@${BASE_REF}` as Target;
+  return i < 0 ? [...targets, base] : [...targets.slice(0, i), base, ...targets.slice(i)];
+}
 /** Offered deliveries per second (publication rate x subscribers), step by step. */
 const LADDER = [50e3, 100e3, 200e3, 400e3, 800e3, 1.6e6, 3.2e6, 6.4e6, 12.8e6];
 /** The "moderate" step: 100k deliveries/s, e.g. 100 msg/s to 1000 subscribers. */
@@ -55,7 +66,7 @@ const started = Date.now();
 const deadline = started + BUDGET_S * 1000;
 const secondsLeft = () => (deadline - Date.now()) / 1000;
 
-type Target = "hub" | "bare-ws" | "bare-ws-batched" | `cross-node:${string}`;
+type Target = "hub" | `hub@${string}` | "bare-ws" | "bare-ws-batched" | `cross-node:${string}`;
 
 interface Step {
   rate: number;
@@ -306,7 +317,38 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function spawnHub(extraArgs: string[]): Promise<{ proc: ChildProcess; wsUrl: string; grpcAddr: string; output: () => string }> {
+/**
+ * Builds the hub of `ref` once, in a temporary copy of that commit (git archive) that shares
+ * this checkout's node_modules, and returns its main.js. Nothing in the checkout changes.
+ */
+const baseBuilds = new Map<string, string>();
+function buildBase(ref: string): string {
+  const known = baseBuilds.get(ref);
+  if (known) return known;
+  const root = here("../..");
+  const run = (cmd: string, args: string[], cwd: string) => {
+    const r = spawnSync(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr?.toString() || r.error?.message}`);
+    return r.stdout.toString();
+  };
+  const sha = run("git", ["rev-parse", "--short", ref], root).trim();
+  const dir = mkdtempSync(join(tmpdir(), `rh-bench-${sha}-`));
+  const tar = spawnSync("git", ["archive", "--format=tar", sha], { cwd: root, maxBuffer: 512 * 1024 * 1024 });
+  if (tar.status !== 0) throw new Error(`git archive ${sha}: ${tar.stderr.toString()}`);
+  const untar = spawnSync("tar", ["-x", "-C", dir], { input: tar.stdout });
+  if (untar.status !== 0) throw new Error(`tar: ${untar.stderr.toString()}`);
+  symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+  run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], dir);
+  const main = join(dir, "dist/src/main.js");
+  console.log(`bench: hub@${ref} is ${sha}, built in ${dir}`);
+  baseBuilds.set(ref, main);
+  return main;
+}
+
+async function spawnHub(
+  extraArgs: string[],
+  main = here("../src/main.js"),
+): Promise<{ proc: ChildProcess; wsUrl: string; grpcAddr: string; output: () => string }> {
   const [http, grpc] = [await freePort(), await freePort()];
   // Publication fan-out only. --dev turns presence, join/leave and history on for every
   // namespace; with join/leave on, N subscribers joining one channel cost N^2 join pushes,
@@ -317,7 +359,7 @@ async function spawnHub(extraArgs: string[]): Promise<{ proc: ChildProcess; wsUr
   const hubArgs = (process.env.BENCH_HUB_ARGS ?? "").split(" ").filter(Boolean);
   const args = [
     ...nodeArgs,
-    here("../src/main.js"),
+    main,
     ...["serve", "--dev", "--config", cfg, "--http-addr", `127.0.0.1:${http}`, "--grpc-addr", `127.0.0.1:${grpc}`],
     // A large per-client queue: the bench measures throughput, not the slow-client cut-off.
     ...["--log-level", "warn", "--client-queue-max-bytes", String(64 * 1024 * 1024)],
@@ -346,10 +388,11 @@ async function stopProcess(p: ChildProcess, signal: NodeJS.Signals = "SIGTERM"):
 }
 
 async function startTarget(target: Target, brokerArgs: string[]): Promise<Server> {
-  if (target === "hub" || target.startsWith("cross-node:")) {
-    const sub = await spawnHub(brokerArgs);
+  if (target === "hub" || target.startsWith("hub@") || target.startsWith("cross-node:")) {
+    const main = target.startsWith("hub@") ? buildBase(target.slice(4)) : undefined;
+    const sub = await spawnHub(brokerArgs, main);
     const hubs = [sub];
-    if (target !== "hub") {
+    if (target.startsWith("cross-node:")) {
       hubs.push(await spawnHub(brokerArgs));
       await sleep(target.endsWith("kafka") ? 6000 : 500); // consumer groups join
     }
