@@ -70,7 +70,7 @@ describe("gRPC Subscribe backlog bound", () => {
       expect(h.node.channels(ch)).toEqual({ [ch]: { numClients: 1 } });
 
       await publish(h, ch, { text: "later" });
-      await bystander.waitFor((m) => m.push?.pub?.data?.text === "later", 15_000);
+      await bystander.waitFor((m) => m.push?.pub?.data?.text === "later", 30_000);
       expect(bystander.pubs(ch)).toHaveLength(n + 1);
       expect(bystander.closeCode).toBeNull();
 
