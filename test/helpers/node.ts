@@ -28,6 +28,7 @@ export async function createTestNode(overrides: Partial<Config> = {}, bus?: Memo
 /** A session on a fake transport. */
 export function createTestSession(node: HubNode, secret = "") {
   const transport = new FakeTransport();
-  const session = new Session(node, transport, new TokenVerifier(secret || node.config.tokenHmacSecret));
+  const policy = { allowAnonymous: node.config.allowAnonymous, requireTokenExp: node.config.requireTokenExp };
+  const session = new Session(node, transport, new TokenVerifier(secret || node.config.tokenHmacSecret, policy));
   return { session, transport, send: (obj: unknown) => session.handleFrame(JSON.stringify(obj)) };
 }
