@@ -1,11 +1,17 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { HubNode } from "./node.js";
 
+/** What the HTTP edge counts of its client connections (see transport/connection-limits.ts). */
+export interface ConnectionCounts {
+  openConnections(transport: "websocket" | "sse" | "longpoll"): number;
+  refused(reason: "node_limit" | "ip_limit"): number;
+}
+
 /**
  * Prometheus metrics of one node, read from the node's own counters at scrape time so the
  * data path pays nothing for them. One registry per node (several nodes may share a process).
  */
-export function createMetrics(node: HubNode, opts: { processMetrics?: boolean } = {}): Registry {
+export function createMetrics(node: HubNode, opts: { processMetrics?: boolean; connections?: ConnectionCounts } = {}): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ node: node.id });
   if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: "realtime_" });
@@ -31,5 +37,27 @@ export function createMetrics(node: HubNode, opts: { processMetrics?: boolean } 
   counter("realtime_broker_published_total", "Publications this node sent to the broker (joins, leaves, control excluded)", () => node.counters.brokerPublished);
   counter("realtime_broker_received_total", "Envelopes consumed from the broker (own echoes excluded)", () => node.counters.fromBroker);
   counter("realtime_broker_publish_failures_total", "Broker publishes that failed (delivered locally only)", () => node.counters.brokerPublishFailures);
+  const conns = opts.connections;
+  if (conns) {
+    new Gauge({
+      name: "realtime_connections",
+      help: "Open client connections (WebSocket, SSE, long-poll sessions) counted against maxConnections, by transport",
+      labelNames: ["transport"],
+      registers: [registry],
+      collect() {
+        for (const transport of ["websocket", "sse", "longpoll"] as const) this.set({ transport }, conns.openConnections(transport));
+      },
+    });
+    new Counter({
+      name: "realtime_connections_refused_total",
+      help: "Connections refused at maxConnections (node_limit) or maxConnectionsPerIp (ip_limit)",
+      labelNames: ["reason"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const reason of ["node_limit", "ip_limit"] as const) this.inc({ reason }, conns.refused(reason));
+      },
+    });
+  }
   return registry;
 }

@@ -111,6 +111,19 @@ function sendError(res: ServerResponse, status: number, err: HubError): void {
   res.end(body);
 }
 
+const ABORT_CODES = new Set(["ECONNRESET", "EPIPE", "ERR_STREAM_PREMATURE_CLOSE"]);
+
+/**
+ * Whether `err` is the client going away before its request finished (it aborted, reset the
+ * connection, or was cut by the request timeout): the request stream broke with it, not
+ * something inside the hub. Such failures are logged at debug; real ones stay errors.
+ */
+export function clientAborted(req: IncomingMessage, err: unknown): boolean {
+  if (!req.destroyed || req.complete) return false;
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return (err != null && err === req.errored) || (typeof code === "string" && ABORT_CODES.has(code));
+}
+
 /** Handles POST /api/<method> with a JSON (proto3 JSON, `data` embedded) or protobuf body. */
 export async function handleApiRequest(
   req: IncomingMessage,
@@ -163,6 +176,8 @@ export async function handleApiRequest(
       res.end(out);
     }
   } catch (err) {
+    // Nobody is left to answer: the client's problem, not the hub's.
+    if (clientAborted(req, err)) return void deps.log.debug({ err, method }, "HTTP API client went away mid-request");
     const e = err instanceof PayloadTooLarge ? err : toHubError(err);
     if (e.code === ErrorCode.ERROR_CODE_INTERNAL) deps.log.error({ err, method }, "HTTP API call failed");
     // A temporary internal error (a store or broker down) is 503: retry later.

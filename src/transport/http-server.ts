@@ -23,7 +23,8 @@ import { createMetrics } from "../metrics.js";
 import type { SubscribeCommand } from "../gen/realtime/v1/client.js";
 import { parseEventId } from "./frame.js";
 import { Frame } from "./frame.js";
-import { handleApiRequest, httpStatus } from "./http-api.js";
+import { ConnectionLimits } from "./connection-limits.js";
+import { clientAborted, handleApiRequest, httpStatus } from "./http-api.js";
 import { LongPollTransport } from "./longpoll.js";
 import { SseTransport } from "./sse.js";
 import { serveStatic } from "./static.js";
@@ -49,19 +50,43 @@ export const POLL_SECRET_HEADER = "X-Poll-Secret";
  */
 export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; close(): Promise<void> }> {
   const { node, config, log } = deps;
-  const newSession = (t: Transport) => new Session(node, t, deps.verifier);
-  const ws = new WebSocketEdge(config.maxMessageBytes, newSession);
+  const limits = new ConnectionLimits(config);
+  /**
+   * A session holding one of the node's connection slots until it closes, or why the client
+   * may not have one (maxConnections, maxConnectionsPerIp).
+   */
+  const newSession = (t: Transport, req: IncomingMessage) => {
+    const slot = limits.acquire(req.socket.remoteAddress ?? "", t.name);
+    return "refused" in slot ? slot.refused : new Session(node, t, deps.verifier, slot.release);
+  };
+  const ws = new WebSocketEdge(config.maxMessageBytes, (t, req) => {
+    const s = newSession(t, req);
+    return s instanceof Session ? s : s.disconnect;
+  });
   const polls = new Map<string, { session: Session; transport: LongPollTransport; secret: string }>();
   let closing = false;
-  const metrics = createMetrics(node, { processMetrics: true });
+  const metrics = createMetrics(node, { processMetrics: true, connections: limits });
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      log.error({ err, url: req.url }, "HTTP request failed");
-      if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ error: toHubError(err).toWire() }));
-    });
-  });
+  const headersTimeout = config.httpHeadersTimeoutSeconds * 1000;
+  const server = createServer(
+    {
+      // Time to receive a request, headers and body; Node checks only every
+      // connectionsCheckingInterval. Streams (SSE, long polls, WebSockets) are not concerned:
+      // their request is complete once its headers are in.
+      headersTimeout,
+      requestTimeout: headersTimeout + config.httpBodyTimeoutSeconds * 1000,
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        if (clientAborted(req, err)) return void log.debug({ err, url: req.url }, "HTTP client went away mid-request");
+        log.error({ err, url: req.url }, "HTTP request failed");
+        if (res.destroyed) return;
+        if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ error: toHubError(err).toWire() }));
+      });
+    },
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -111,7 +136,8 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
   async function sse(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     if (req.method !== "GET") return json(res, 405, { error: errBadRequest("use GET").toWire() });
     const transport = new SseTransport(res);
-    const session = newSession(transport);
+    const session = newSession(transport, req);
+    if (!(session instanceof Session)) return json(res, session.status, { error: session.error.toWire() });
     // Registered first: a client that leaves during connect must not leave a session behind.
     req.on("close", () => session.close(disconnectNormal));
     let subs: SubscribeCommand[];
@@ -144,7 +170,8 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       return;
     }
     const transport = new LongPollTransport();
-    const session = newSession(transport);
+    const session = newSession(transport, req);
+    if (!(session instanceof Session)) return json(res, session.status, { error: session.error.toWire() });
     let subs: SubscribeCommand[];
     try {
       subs = subscriptionsFrom(req, url);
@@ -190,8 +217,14 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
     }
     ws.handleUpgrade(req, socket, head);
   });
-  server.on("clientError", (_err, socket: Socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    // A request not received in time (headersTimeout, requestTimeout) is 408, as Node's own.
+    const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    // A response under way (its headers sent) must not get a second one in the middle.
+    const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (socket.writable && !answering?.headersSent) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    // Closed once that is written, even if the client never closes its side.
+    socket.destroySoon();
   });
 
   const { host, port } = splitAddr(config.httpAddr);

@@ -1,8 +1,7 @@
 import { WebSocket, WebSocketServer } from "ws";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Disconnect } from "../errors.js";
-import { disconnectBadRequest, disconnectNormal } from "../errors.js";
+import { Disconnect, disconnectBadRequest, disconnectNormal } from "../errors.js";
 import type { Session } from "../session.js";
 import { Frame } from "./frame.js";
 import type { Transport } from "./transport.js";
@@ -109,17 +108,19 @@ export function closeReason(reason: string): string {
 
 /**
  * Accepts WebSocket upgrades at /connection/websocket. Oversize frames are refused by ws
- * itself (close code 1009) before they reach the session.
+ * itself (close code 1009) before they reach the session. `newSession` may refuse the
+ * connection with a Disconnect instead (connection caps): the upgrade is then completed only
+ * to tell the client why, with a disconnect push and that close code.
  */
 export class WebSocketEdge {
   private readonly wss: WebSocketServer;
 
   constructor(
     maxMessageBytes: number,
-    private readonly newSession: (t: Transport) => Session,
+    private readonly newSession: (t: Transport, req: IncomingMessage) => Session | Disconnect,
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false });
-    this.wss.on("connection", (ws) => this.accept(ws));
+    this.wss.on("connection", (ws: WebSocket, req: IncomingMessage) => this.accept(ws, req));
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -128,8 +129,12 @@ export class WebSocketEdge {
 
   private readonly sessions = new Set<Session>();
 
-  private accept(ws: WebSocket): void {
-    const session = this.newSession(new WebSocketTransport(ws));
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    // Errors (oversize frame, invalid UTF-8, reset) are followed by 'close'; nothing to rethrow.
+    ws.on("error", () => undefined);
+    const transport = new WebSocketTransport(ws);
+    const session = this.newSession(transport, req);
+    if (session instanceof Disconnect) return transport.close(session);
     this.sessions.add(session);
     ws.on("message", (data, isBinary) => {
       if (isBinary) return session.close(disconnectBadRequest("binary frames need the binary subprotocol"));
@@ -139,8 +144,6 @@ export class WebSocketEdge {
       this.sessions.delete(session);
       session.close(disconnectNormal);
     });
-    // Errors (oversize frame, invalid UTF-8, reset) are followed by 'close'; nothing to rethrow.
-    ws.on("error", () => undefined);
   }
 
   /** Tells every connection, connected or not yet, to reconnect elsewhere. */

@@ -1,0 +1,292 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import http, { type IncomingMessage } from "node:http";
+import net from "node:net";
+import { once } from "node:events";
+import { pino } from "pino";
+import WebSocket from "ws";
+import { startTestHub, type TestHub } from "../helpers/hub.js";
+import { TestWsClient } from "../helpers/ws-client.js";
+import { clientAborted } from "../../src/transport/http-api.js";
+
+/** A second loopback address (Linux answers all of 127/8): a client from "another IP". */
+const OTHER_IP = "127.0.0.2";
+const otherIpUsable = await new Promise<boolean>((resolve) => {
+  const s = net.createServer((c) => c.destroy()).listen(0, "127.0.0.1", () => {
+    const c = net.connect({ port: (s.address() as net.AddressInfo).port, host: "127.0.0.1", localAddress: OTHER_IP });
+    const done = (ok: boolean) => (c.destroy(), s.close(), resolve(ok));
+    c.once("connect", () => done(true));
+    c.once("error", () => done(false));
+  });
+});
+
+const portOf = (h: TestHub) => Number(new URL(h.httpUrl).port);
+
+/** Resolves once `cond` holds, polling; fails after `ms` (generous: the machine may be loaded). */
+async function eventually(cond: () => boolean | Promise<boolean>, ms = 10_000, what = "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A raw TCP client: sends `text`, records what comes back and when the server closes. */
+function rawClient(h: TestHub, text: string) {
+  const socket = net.connect(portOf(h), "127.0.0.1");
+  let response = "";
+  socket.on("data", (c) => (response += c.toString()));
+  socket.on("error", () => undefined);
+  const started = Date.now();
+  const closed = once(socket, "close").then(() => ({ response, afterMs: Date.now() - started }));
+  socket.write(text);
+  return { socket, closed, response: () => response };
+}
+
+/** A WebSocket whose every message and close is recorded from the start (refusals come at once). */
+function wsUntilClosed(url: string, localAddress?: string): Promise<{ messages: any[]; code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { localAddress });
+    const messages: any[] = [];
+    ws.on("message", (d) => messages.push(...d.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l))));
+    ws.on("close", (code, reason) => resolve({ messages, code, reason: reason.toString() }));
+    ws.on("error", reject);
+  });
+}
+
+/** Opens a WebSocket from `localAddress` and connects; resolves with the open client. */
+async function wsConnect(h: TestHub, localAddress?: string): Promise<WebSocket> {
+  const ws = new WebSocket(h.wsUrl, { localAddress });
+  await once(ws, "open");
+  const reply = new Promise((resolve) => ws.once("message", (d) => resolve(JSON.parse(d.toString()))));
+  ws.send('{"id":1,"connect":{}}');
+  expect(await reply).toMatchObject({ id: 1, connect: { client: expect.any(String) } });
+  return ws;
+}
+
+/**
+ * A GET whose response headers (and, unless it is an accepted SSE stream, body) arrived.
+ * `close()` cuts the connection (ends an SSE stream).
+ */
+function get(url: string, localAddress?: string): Promise<{ status: number; res: IncomingMessage; body: string; close(): void }> {
+  return new Promise((resolve, reject) => {
+    // agent: false: a connection of its own, so close() ends exactly this request.
+    const req = http.get(url, { localAddress, agent: false }, (res) => {
+      const close = () => req.destroy();
+      if (res.statusCode === 200 && res.headers["content-type"] === "text/event-stream")
+        return resolve({ status: 200, res, body: "", close });
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode!, res, body, close }));
+    });
+    req.on("error", reject);
+  });
+}
+
+/** The first long-poll request: a session is created; returns its client id. */
+async function openPoll(h: TestHub, channel: string, localAddress?: string): Promise<string> {
+  const r = await get(`${h.httpUrl}/connection/poll?channel=${channel}`, localAddress);
+  expect(r.status).toBe(200);
+  return JSON.parse(r.body.split("\n")[0]!).connect.client;
+}
+
+async function api(h: TestHub, method: string, body: unknown): Promise<Response> {
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (h.config.apiKey) headers.Authorization = `apikey ${h.config.apiKey}`;
+  return fetch(`${h.httpUrl}/api/${method}`, { method: "POST", headers, body: JSON.stringify(body) });
+}
+
+/** One sample of /metrics, e.g. metric(h, "realtime_connections", 'transport="sse"'). */
+async function metric(h: TestHub, name: string, label: string): Promise<number> {
+  const text = await (await fetch(`${h.httpUrl}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(name + "{") && l.includes(label));
+  if (!line) throw new Error(`no ${name}{${label}} in /metrics`);
+  return Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+const openConnections = async (h: TestHub) =>
+  (await metric(h, "realtime_connections", 'transport="websocket"')) +
+  (await metric(h, "realtime_connections", 'transport="sse"')) +
+  (await metric(h, "realtime_connections", 'transport="longpoll"'));
+
+describe("HTTP request timeouts and client aborts", () => {
+  let hub: TestHub;
+  const logs: Array<{ level: number; msg: string; err?: { message?: string } }> = [];
+  beforeAll(async () => {
+    const log = pino({ level: "debug" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    hub = await startTestHub({ apiKey: "k3y", httpHeadersTimeoutSeconds: 1, httpBodyTimeoutSeconds: 1 }, { log });
+  });
+  afterAll(async () => hub?.stop());
+
+  const partialPublish = "POST /api/publish HTTP/1.1\r\nHost: hub\r\nAuthorization: apikey k3y\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n" + '{"channel"';
+
+  it("a request whose body never finishes gets 408 and is closed", async () => {
+    const { closed } = rawClient(hub, partialPublish);
+    const { response, afterMs } = await closed;
+    expect(response).toMatch(/^HTTP\/1\.1 408 /);
+    // Headers + body timeouts (2 s here), not something else closing it early; checked
+    // every second, so well within 10 s even on a loaded machine.
+    expect(afterMs).toBeGreaterThanOrEqual(1500);
+    expect(afterMs).toBeLessThan(10_000);
+  });
+
+  it("headers that never finish get 408 and are closed, however slowly they trickle", async () => {
+    const { socket, closed } = rawClient(hub, "POST /api/publish HTTP/1.1\r\nHost: hub\r\n");
+    let n = 0;
+    const trickle = setInterval(() => socket.writable && socket.write(`X-Slow-${n++}: 1\r\n`), 200);
+    try {
+      const { response, afterMs } = await closed;
+      expect(response).toMatch(/^HTTP\/1\.1 408 /);
+      expect(afterMs).toBeGreaterThanOrEqual(900);
+      expect(afterMs).toBeLessThan(10_000);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
+
+  it("SSE streams, long polls and WebSockets outlive the request timeouts", async () => {
+    const sse = await get(`${hub.httpUrl}/connection/sse?channel=stream:long`);
+    expect(sse.status).toBe(200);
+    let sseText = "";
+    sse.res.on("data", (c) => (sseText += c));
+    const ws = await TestWsClient.connect(hub.wsUrl);
+    await ws.call({ subscribe: { channel: "stream:long" } });
+    const first = await get(`${hub.httpUrl}/connection/poll?channel=stream:long`);
+    const pollClient = JSON.parse(first.body.split("\n")[0]!).connect.client;
+    const pending = get(`${hub.httpUrl}/connection/poll?client=${pollClient}&secret=${first.res.headers["x-poll-secret"]}`);
+    // A request started after all of them is cut by the timeout: their deadlines, were they
+    // concerned, passed before its own.
+    const { response } = await rawClient(hub, partialPublish).closed;
+    expect(response).toMatch(/^HTTP\/1\.1 408 /);
+    expect(sse.res.destroyed).toBe(false);
+    expect((await api(hub, "publish", { channel: "stream:long", data: { still: "here" } })).status).toBe(200);
+    expect((await ws.waitFor((m) => m.push?.pub)).push.pub.data).toEqual({ still: "here" });
+    await eventually(() => sseText.includes('"still":"here"'), 10_000, "the publication on the SSE stream");
+    const polled = await pending;
+    expect(polled.status).toBe(200);
+    expect(polled.body).toContain('"still":"here"');
+    ws.close();
+    sse.close();
+    await api(hub, "disconnect", { client: pollClient });
+  });
+
+  it("a client aborting mid-body is logged at debug, not as an error", async () => {
+    const before = logs.length;
+    const { socket, closed } = rawClient(hub, partialPublish);
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    await closed;
+    await eventually(() => logs.slice(before).some((l) => l.level === 20 && /went away/.test(l.msg)), 10_000, "the debug line");
+    // Neither this abort nor the timeouts above are logged as errors.
+    expect(logs.filter((l) => l.level >= 50)).toEqual([]);
+  });
+
+  it("tells a client abort from a real failure", () => {
+    const gone = new Error("aborted") as NodeJS.ErrnoException;
+    gone.code = "ECONNRESET";
+    const req = (r: object) => r as IncomingMessage;
+    expect(clientAborted(req({ destroyed: true, complete: false, errored: gone }), gone)).toBe(true);
+    expect(clientAborted(req({ destroyed: true, complete: false, errored: null }), gone)).toBe(true);
+    // The body arrived: what failed afterwards is the hub's, even if the client left since.
+    expect(clientAborted(req({ destroyed: true, complete: true, errored: null }), gone)).toBe(false);
+    expect(clientAborted(req({ destroyed: false, complete: false, errored: null }), gone)).toBe(false);
+    expect(clientAborted(req({ destroyed: true, complete: false, errored: null }), new Error("store down"))).toBe(false);
+  });
+});
+
+describe("connection caps", () => {
+  let hub: TestHub | undefined;
+  afterEach(async () => {
+    await hub?.stop();
+    hub = undefined;
+  });
+
+  it("past maxConnections a WebSocket is told the node is full (3014) and closed", async () => {
+    const h = (hub = await startTestHub({ maxConnections: 2 }));
+    const open = [await wsConnect(h), await wsConnect(h)];
+    const refused = await wsUntilClosed(h.wsUrl);
+    expect(refused.code).toBe(3014);
+    expect(refused.reason).toMatch(/node full/);
+    expect(refused.messages).toEqual([{ push: { disconnect: { code: 3014, reason: expect.stringMatching(/node full/), reconnect: true } } }]);
+    expect(await metric(h, "realtime_connections_refused_total", 'reason="node_limit"')).toBe(1);
+    expect(await metric(h, "realtime_connections_refused_total", 'reason="ip_limit"')).toBe(0);
+    expect(await metric(h, "realtime_connections", 'transport="websocket"')).toBe(2);
+    for (const ws of open) ws.close();
+  });
+
+  it("past maxConnections SSE and long-polling get 503 LIMIT_EXCEEDED, temporary", async () => {
+    const h = (hub = await startTestHub({ maxConnections: 2 }));
+    const sse = await get(`${h.httpUrl}/connection/sse?channel=full`);
+    expect(sse.status).toBe(200);
+    await openPoll(h, "full");
+    const full = { error: { code: 106, message: expect.stringMatching(/node full/), temporary: true } };
+    for (const path of ["sse", "poll"]) {
+      const r = await get(`${h.httpUrl}/connection/${path}?channel=full`);
+      expect(r.status).toBe(503);
+      expect(JSON.parse(r.body)).toEqual(full);
+    }
+    expect(await metric(h, "realtime_connections", 'transport="sse"')).toBe(1);
+    expect(await metric(h, "realtime_connections", 'transport="longpoll"')).toBe(1);
+    expect(await metric(h, "realtime_connections_refused_total", 'reason="node_limit"')).toBe(2);
+    sse.close();
+  });
+
+  it("past maxConnectionsPerIp: WebSocket 3505, SSE and long-polling 429", async () => {
+    const h = (hub = await startTestHub({ maxConnectionsPerIp: 2 }));
+    const ws = await wsConnect(h);
+    const sse = await get(`${h.httpUrl}/connection/sse?channel=ip`);
+    expect(sse.status).toBe(200);
+    const refused = await wsUntilClosed(h.wsUrl);
+    expect(refused.code).toBe(3505);
+    expect(refused.messages[0].push.disconnect).toEqual({ code: 3505, reason: expect.stringMatching(/too many connections/) }); // reconnect: false, omitted
+    for (const path of ["sse", "poll"]) {
+      const r = await get(`${h.httpUrl}/connection/${path}?channel=ip`);
+      expect(r.status).toBe(429);
+      expect(JSON.parse(r.body)).toEqual({ error: { code: 106, message: expect.stringMatching(/too many connections/), temporary: false } });
+    }
+    expect(await metric(h, "realtime_connections_refused_total", 'reason="ip_limit"')).toBe(3);
+    expect(await metric(h, "realtime_connections_refused_total", 'reason="node_limit"')).toBe(0);
+    ws.close();
+    sse.close();
+  });
+
+  it.runIf(otherIpUsable)("the per-IP cap counts each address apart", async () => {
+    const h = (hub = await startTestHub({ maxConnectionsPerIp: 1 }));
+    const mine = await wsConnect(h);
+    expect((await wsUntilClosed(h.wsUrl)).code).toBe(3505);
+    const other = await wsConnect(h, OTHER_IP);
+    const sse = await get(`${h.httpUrl}/connection/sse?channel=ip`, OTHER_IP);
+    expect(sse.status).toBe(429);
+    mine.close();
+    other.close();
+  });
+
+  it("every way a connection ends gives its slot back", async () => {
+    const h = (hub = await startTestHub({ maxConnections: 3, maxConnectionsPerIp: 3 }));
+    for (let round = 0; round < 3; round++) {
+      // Connections that fail early: invalid channels (SSE, long-poll), a WebSocket that
+      // never connects, a refused one. None may keep a slot.
+      for (let i = 0; i < 4; i++) {
+        expect((await get(`${h.httpUrl}/connection/sse?channel=bad%20name`)).status).toBe(400);
+        expect((await get(`${h.httpUrl}/connection/poll?channel=bad%20name`)).status).toBe(400);
+        const silent = new WebSocket(h.wsUrl);
+        await once(silent, "open");
+        silent.close();
+        await once(silent, "close");
+      }
+      await eventually(async () => (await openConnections(h)) === 0, 10_000, "no open connections");
+      // The node is full with one of each...
+      const ws = await wsConnect(h);
+      const sse = await get(`${h.httpUrl}/connection/sse?channel=cycle`);
+      expect(sse.status).toBe(200);
+      const poll = await openPoll(h, "cycle");
+      expect((await wsUntilClosed(h.wsUrl)).code).toBe(3505);
+      expect((await get(`${h.httpUrl}/connection/sse?channel=cycle`)).status).toBe(429);
+      // ...and empty again once each has closed its own way.
+      ws.close();
+      sse.close();
+      expect((await api(h, "disconnect", { client: poll })).status).toBe(200);
+      await eventually(async () => (await openConnections(h)) === 0, 10_000, "the slots back");
+    }
+    expect(await metric(h, "realtime_connections_refused_total", 'reason="ip_limit"')).toBe(6);
+  });
+});
