@@ -37,7 +37,7 @@ describe("docs/protocol.md Limits", () => {
     ["connections on one node", ["`maxConnections`", "3014"]],
     ["connections from one IP address", ["`maxConnectionsPerIp`", "3505"]],
     ["time to send an HTTP request's headers", ["`httpHeadersTimeoutSeconds`", `${cfg.httpHeadersTimeoutSeconds} s`]],
-    ["time to send an HTTP request's body", ["`httpBodyTimeoutSeconds`", `${cfg.httpBodyTimeoutSeconds} s`]],
+    ["time to send a whole HTTP request", ["`httpBodyTimeoutSeconds`", `${cfg.httpHeadersTimeoutSeconds + cfg.httpBodyTimeoutSeconds} s`]],
     ["wait of one long poll", ["`longPollTimeoutSeconds`", `${cfg.longPollTimeoutSeconds} s`]],
     ["one request (HTTP API body", [size(MAX_PUBLISH_BYTES)]],
     ["channels in one `Broadcast`", [String(MAX_CHANNELS_PER_REQUEST)]],
