@@ -10,22 +10,19 @@ export interface Refusal {
   reason: RefusalReason;
   /** WebSocket: sent as a disconnect push, then as the close code. */
   disconnect: Disconnect;
-  /** SSE and long-poll: the HTTP status and JSON error of the refused request. */
-  status: number;
+  /** SSE and long-poll: the error of the refused request (503 when temporary, else 429). */
   error: HubError;
 }
 
 const NODE_FULL: Refusal = {
   reason: "node_limit",
   disconnect: new Disconnect(DisconnectCode.DISCONNECT_CODE_NODE_FULL, "node full: reconnect later, maybe to another node"),
-  status: 503,
   error: new HubError(ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, "node full: retry later, maybe on another node", true),
 };
 
 const IP_LIMIT: Refusal = {
   reason: "ip_limit",
   disconnect: new Disconnect(DisconnectCode.DISCONNECT_CODE_CONNECTION_LIMIT, "too many connections from this address"),
-  status: 429,
   error: new HubError(ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, "too many connections from this address"),
 };
 

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { timingSafeEqual } from "node:crypto";
 import * as hub from "../gen/realtime/v1/hub.js";
 import { ErrorCode } from "../gen/realtime/v1/types.js";
 import type { ServerApi } from "../api/server-api.js";
 import { MAX_PUBLISH_BYTES } from "../config.js";
-import { errBadRequest, errNotFound, errUnauthorized, HubError, toHubError } from "../errors.js";
+import { apiKeyError } from "../api/api-key.js";
+import { errBadRequest, errNotFound } from "../errors.js";
+import { HttpRequestError, writeHttpError } from "./http-error.js";
 import type { Logger } from "../log.js";
 import { embedJsonIn, embedJsonOut } from "./codec.js";
 
@@ -47,45 +48,6 @@ const ROUTES: Record<string, Route> = {
 /** `presence_stats`, `presenceStats` and `PresenceStats` all name the same method. */
 const routeKey = (name: string) => name.replace(/[_-]/g, "").toLowerCase();
 
-/**
- * Our error codes -> HTTP statuses, once for the whole API. Bad input is 400, missing
- * credentials 401, refused 403, unknown things 404, limits 429; what the hub cannot do now
- * (a feature off for the channel) is 409: retrying will not help until config changes.
- */
-export function httpStatus(code: ErrorCode): number {
-  switch (code) {
-    case ErrorCode.ERROR_CODE_BAD_REQUEST:
-    case ErrorCode.ERROR_CODE_ALREADY_SUBSCRIBED:
-    case ErrorCode.ERROR_CODE_NOT_SUBSCRIBED:
-    case ErrorCode.ERROR_CODE_UNRECOVERABLE_POSITION:
-      return 400;
-    case ErrorCode.ERROR_CODE_UNAUTHORIZED:
-    case ErrorCode.ERROR_CODE_TOKEN_EXPIRED:
-      return 401;
-    case ErrorCode.ERROR_CODE_PERMISSION_DENIED:
-      return 403;
-    case ErrorCode.ERROR_CODE_UNKNOWN_CHANNEL:
-    case ErrorCode.ERROR_CODE_METHOD_NOT_FOUND:
-    case ErrorCode.ERROR_CODE_NOT_FOUND:
-      return 404;
-    case ErrorCode.ERROR_CODE_NOT_AVAILABLE:
-      return 409;
-    case ErrorCode.ERROR_CODE_LIMIT_EXCEEDED:
-    case ErrorCode.ERROR_CODE_TOO_MANY_REQUESTS:
-      return 429;
-    default:
-      return 500;
-  }
-}
-
-function keyMatches(header: string | undefined, apiKey: string): boolean {
-  const m = /^apikey\s+(.+)$/i.exec(header ?? "");
-  if (!m) return false;
-  const given = Buffer.from(m[1]!.trim());
-  const want = Buffer.from(apiKey);
-  return given.length === want.length && timingSafeEqual(given, want);
-}
-
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > MAX_API_BODY_BYTES) throw new PayloadTooLarge();
@@ -99,16 +61,10 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks, size);
 }
 
-class PayloadTooLarge extends HubError {
+class PayloadTooLarge extends HttpRequestError {
   constructor() {
-    super(ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, `body larger than ${MAX_API_BODY_BYTES} bytes`);
+    super(413, ErrorCode.ERROR_CODE_LIMIT_EXCEEDED, `body larger than ${MAX_API_BODY_BYTES} bytes`);
   }
-}
-
-function sendError(res: ServerResponse, status: number, err: HubError): void {
-  const body = JSON.stringify({ error: err.toWire() });
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
-  res.end(body);
 }
 
 const ABORT_CODES = new Set(["ECONNRESET", "EPIPE", "ERR_STREAM_PREMATURE_CLOSE"]);
@@ -132,24 +88,15 @@ export async function handleApiRequest(
   deps: { api: ServerApi; apiKey: string; log: Logger },
 ): Promise<void> {
   try {
-    if (deps.apiKey && !keyMatches(req.headers.authorization, deps.apiKey))
-      throw errUnauthorized(
-        req.headers.authorization ? "wrong API key" : "API key required: send `Authorization: apikey <key>`",
-      );
+    const denied = apiKeyError(req.headers.authorization, deps.apiKey, "header");
+    if (denied) throw denied;
     const r = ROUTES[routeKey(method)];
     if (!r) throw errNotFound(`no API method ${JSON.stringify(method)} (known: ${Object.keys(ROUTES).join(", ")})`);
-    if (req.method !== "POST") {
-      res.writeHead(405, { Allow: "POST", "Content-Type": "application/json" });
-      res.end(JSON.stringify({ error: errBadRequest("use POST").toWire() }));
-      return;
-    }
+    if (req.method !== "POST") throw new HttpRequestError(405, ErrorCode.ERROR_CODE_BAD_REQUEST, "use POST", { Allow: "POST" });
     const type = (req.headers["content-type"] ?? "application/json").split(";")[0]!.trim().toLowerCase();
     const binary = type === "application/x-protobuf" || type === "application/protobuf";
-    if (!binary && type !== "application/json") {
-      res.writeHead(415, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ error: errBadRequest("use application/json or application/x-protobuf").toWire() }));
-      return;
-    }
+    if (!binary && type !== "application/json")
+      throw new HttpRequestError(415, ErrorCode.ERROR_CODE_BAD_REQUEST, "use application/json or application/x-protobuf");
     const body = await readBody(req);
     let request: unknown;
     try {
@@ -178,10 +125,7 @@ export async function handleApiRequest(
   } catch (err) {
     // Nobody is left to answer: the client's problem, not the hub's.
     if (clientAborted(req, err)) return void deps.log.debug({ err, method }, "HTTP API client went away mid-request");
-    const e = err instanceof PayloadTooLarge ? err : toHubError(err);
-    if (e.code === ErrorCode.ERROR_CODE_INTERNAL) deps.log.error({ err, method }, "HTTP API call failed");
-    // A temporary internal error (a store or broker down) is 503: retry later.
-    const status = err instanceof PayloadTooLarge ? 413 : e.code === ErrorCode.ERROR_CODE_INTERNAL && e.temporary ? 503 : httpStatus(e.code);
-    sendError(res, status, e);
+    const e = writeHttpError(res, err);
+    if (e.code === ErrorCode.ERROR_CODE_INTERNAL) deps.log[e.temporary ? "warn" : "error"]({ err, method }, "HTTP API call failed");
   }
 }

@@ -13,7 +13,6 @@ import {
   disconnectShutdown,
   errBadRequest,
   errNotFound,
-  toHubError,
 } from "../errors.js";
 import { ErrorCode } from "../gen/realtime/v1/types.js";
 import type { Logger } from "../log.js";
@@ -24,7 +23,8 @@ import type { SubscribeCommand } from "../gen/realtime/v1/client.js";
 import { parseEventId } from "./frame.js";
 import { Frame } from "./frame.js";
 import { ConnectionLimits } from "./connection-limits.js";
-import { clientAborted, handleApiRequest, httpStatus } from "./http-api.js";
+import { clientAborted, handleApiRequest } from "./http-api.js";
+import { HttpRequestError, writeHttpError } from "./http-error.js";
 import { LongPollTransport } from "./longpoll.js";
 import { SseTransport } from "./sse.js";
 import { serveStatic } from "./static.js";
@@ -81,9 +81,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       handle(req, res).catch((err: unknown) => {
         if (clientAborted(req, err)) return void log.debug({ err, url: req.url }, "HTTP client went away mid-request");
         log.error({ err, url: req.url }, "HTTP request failed");
-        if (res.destroyed) return;
-        if (!res.headersSent) res.writeHead(500, { "Content-Type": "application/json" });
-        res.end(JSON.stringify({ error: toHubError(err).toWire() }));
+        writeHttpError(res, err);
       });
     },
   );
@@ -98,14 +96,13 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       return void res.end(text);
     }
     if (closing) {
-      const e = new HubError(ErrorCode.ERROR_CODE_NOT_AVAILABLE, "shutting down: retry on another node", true);
-      return json(res, 503, { error: e.toWire() });
+      return void writeHttpError(res, new HubError(ErrorCode.ERROR_CODE_NOT_AVAILABLE, "shutting down: retry on another node", true));
     }
     if (path.startsWith("/api/")) return handleApiRequest(req, res, path.slice(5), { api: deps.api, apiKey: config.apiKey, log });
     if (path === "/connection/sse") return sse(req, res, url);
     if (path === "/connection/poll") return poll(req, res, url);
     if (req.method === "GET" && (await serveStatic(path, res))) return;
-    json(res, 404, { error: errNotFound(`nothing at ${path}`).toWire() });
+    writeHttpError(res, errNotFound(`nothing at ${path}`));
   }
 
   function health(res: ServerResponse): void {
@@ -134,10 +131,10 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
   }
 
   async function sse(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    if (req.method !== "GET") return json(res, 405, { error: errBadRequest("use GET").toWire() });
+    if (req.method !== "GET") return void writeHttpError(res, new HttpRequestError(405, ErrorCode.ERROR_CODE_BAD_REQUEST, "use GET", { Allow: "GET" }));
     const transport = new SseTransport(res);
     const session = newSession(transport, req);
-    if (!(session instanceof Session)) return json(res, session.status, { error: session.error.toWire() });
+    if (!(session instanceof Session)) return void writeHttpError(res, session.error);
     // Registered first: a client that leaves during connect must not leave a session behind.
     req.on("close", () => session.close(disconnectNormal));
     let subs: SubscribeCommand[];
@@ -147,8 +144,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       connectResult = await session.connect({ token: url.searchParams.get("token") ?? "" });
     } catch (err) {
       session.close(disconnectNormal);
-      const e = toHubError(err);
-      return json(res, httpStatus(e.code), { error: e.toWire() });
+      return void writeHttpError(res, err);
     }
     if (session.closed) return;
     transport.open();
@@ -164,14 +160,14 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       // The client id is public (presence, join/leave, publication info): only the secret
       // proves the poller owns the session, and a wrong one looks exactly like no session.
       if (!entry || !sameSecret(entry.secret, url.searchParams.get("secret") ?? ""))
-        return json(res, 404, { error: errNotFound("unknown or expired long-poll session: connect again").toWire() });
+        return void writeHttpError(res, errNotFound("unknown or expired long-poll session: connect again"));
       entry.transport.poll(res, timeoutMs);
       if (entry.transport.closed) polls.delete(clientId);
       return;
     }
     const transport = new LongPollTransport();
     const session = newSession(transport, req);
-    if (!(session instanceof Session)) return json(res, session.status, { error: session.error.toWire() });
+    if (!(session instanceof Session)) return void writeHttpError(res, session.error);
     let subs: SubscribeCommand[];
     try {
       subs = subscriptionsFrom(req, url);
@@ -179,8 +175,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       session.write(new Frame({ id: 0, error: undefined, connect: result }));
     } catch (err) {
       session.close(disconnectNormal);
-      const e = toHubError(err);
-      return json(res, httpStatus(e.code), { error: e.toWire() });
+      return void writeHttpError(res, err);
     }
     const secret = randomBytes(32).toString("base64url");
     polls.set(session.id, { session, transport, secret });
