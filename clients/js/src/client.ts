@@ -1,7 +1,10 @@
 import { backoffDelay } from "./backoff.js";
+import { CommandQueue } from "./command-queue.js";
 import { Emitter } from "./emitter.js";
+import { SseTransport, sseStreamUrl, sseUrlOf } from "./sse-transport.js";
 import { Subscription } from "./subscription.js";
-import type { HistoryOptions, SubscribeOptions, SubscriptionHost } from "./subscription.js";
+import type { HistoryOptions, SubscribeOptions, SubscriptionControl, SubscriptionHost } from "./subscription.js";
+import type { CommandTransport, Transport, TransportClose, TransportName } from "./transport.js";
 import type {
   ClientInfo,
   ConnectResult,
@@ -22,12 +25,14 @@ import {
   subscribeResult,
   toError,
 } from "./types.js";
+import { WebSocketTransport } from "./websocket-transport.js";
+
+export type { TransportName } from "./transport.js";
 
 export const CLIENT_NAME = "realtime-hub-js";
 export const CLIENT_VERSION = "0.1.0";
 
 export type ClientState = "disconnected" | "connecting" | "connected";
-export type TransportName = "websocket" | "sse";
 
 export interface ClientOptions {
   /** Connection JWT (optional when the hub allows anonymous connections). */
@@ -72,23 +77,15 @@ export interface ClientEvents {
   error: RealtimeError;
 }
 
-interface Pending {
-  /** Called synchronously, in frame order: a push after a reply sees the reply's effects. */
-  resolve: (reply: WireReply) => void;
-  reject: (err: RealtimeError) => void;
-  timer: ReturnType<typeof setTimeout>;
-  /** Unsent commands wait in the outbox for the connection; sent ones fail when it drops. */
-  sent: boolean;
-}
-
-/** Largest WebSocket frame the client batches commands into (the hub's default limit is 64 KiB). */
-const MAX_BATCH_BYTES = 32 * 1024;
-const OPEN = 1;
-
 /**
  * A connection to the hub. `connect()` once; it reconnects by itself (exponential backoff
  * with jitter) until `disconnect()` or a close code that says not to (3500-3999), and
  * resubscribes every subscription, recovering what was published meanwhile.
+ *
+ * It wires the parts: one transport per connection attempt (websocket-transport.ts,
+ * sse-transport.ts), the command queue (command-queue.ts) and the subscriptions. A
+ * generation number, bumped whenever a connection (attempt) ends, makes every callback of an
+ * older connection a no-op.
  */
 export class RealtimeClient extends Emitter<ClientEvents> {
   state: ClientState = "disconnected";
@@ -98,23 +95,19 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   transport: TransportName | null = null;
 
   private readonly opts: ClientOptions;
-  private readonly subs = new Map<string, Subscription<any>>();
-  private readonly pending = new Map<number, Pending>();
-  private outbox: Array<{ id: number; line: string }> = [];
-  private nextId = 1;
+  private readonly subs = new Map<string, SubscriptionControl>();
+  private readonly commands: CommandQueue;
   /** Bumped whenever a connection (attempt) ends: callbacks of older ones are ignored. */
   private generation = 0;
-  private ws: WebSocket | null = null;
-  private es: EventSource | null = null;
+  /** The current connection: a WebSocket, or a receive-only SSE stream. */
+  private ws: CommandTransport | null = null;
+  private sse: Transport | null = null;
   private useSse: boolean;
   private wsFailures = 0;
   private attempts = 0;
   private lastDisconnect: DisconnectInfo | null = null;
   private pingSeconds = 0;
   private lastReceived = 0;
-  private batch: string[] = [];
-  private batchBytes = 0;
-  private batchScheduled = false;
   private sseReopenScheduled = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private livenessTimer: ReturnType<typeof setTimeout> | null = null;
@@ -129,6 +122,8 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     super();
     this.opts = options;
     this.useSse = options.transport === "sse";
+    // Commands go to the current WebSocket: one is always open when a command is written.
+    this.commands = new CommandQueue(options, (line) => this.ws?.send(line));
     this.host = {
       publish: (channel, data) => this.publish(channel, data),
       presence: (channel) => this.presence(channel),
@@ -167,7 +162,8 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   }
 
   getSubscription<T = unknown>(channel: string): Subscription<T> | undefined {
-    return this.subs.get(channel);
+    // Every entry is a Subscription; `T` is the caller's word, as in subscribe().
+    return this.subs.get(channel) as Subscription<T> | undefined;
   }
 
   /** Publishes into a channel, subscribed or not (if the namespace allows client publish). */
@@ -221,7 +217,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       return Promise.reject(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, `${method} needs the WebSocket transport (this client uses SSE)`));
     if (this.state === "disconnected")
       return Promise.reject(new RealtimeError(ClientErrorCode.NOT_CONNECTED, "not connected: call connect()"));
-    return this.exchange(method, body, this.state === "connected");
+    return this.commands.exchange(method, body, this.state === "connected");
   }
 
   // ---------------------------------------------------------------- connection lifecycle
@@ -241,7 +237,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       token = this.opts.getToken ? await this.opts.getToken() : this.opts.token;
     } catch (err) {
       if (gen !== this.generation) return;
-      this.emit("error", new RealtimeError(ClientErrorCode.TOKEN, `getToken failed: ${describe(err)}`, true, { cause: err }));
+      this.emit("error", tokenFailed(err));
       return this.lost(gen, { code: 0, reason: "getToken failed", reconnect: true });
     }
     if (gen !== this.generation || this.state === "disconnected") return;
@@ -250,78 +246,54 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   }
 
   private openWebSocket(gen: number, token: string | undefined): void {
-    const Impl = this.opts.WebSocket ?? globalThis.WebSocket;
-    let ws: WebSocket;
+    let opened = false;
     try {
-      if (!Impl) throw new Error("no WebSocket in this environment");
-      ws = new Impl(this.url);
+      this.ws = new WebSocketTransport(this.url, this.opts.WebSocket ?? globalThis.WebSocket, {
+        onOpen: () => {
+          if (gen !== this.generation) return;
+          opened = true;
+          this.wsFailures = 0;
+          const body: Record<string, unknown> = { name: this.opts.name ?? CLIENT_NAME, version: this.opts.version ?? CLIENT_VERSION };
+          if (token) body.token = token;
+          this.commands.send("connect", body, true, (err, r) =>
+            err ? this.connectFailed(gen, err) : this.connected(gen, r as Partial<ConnectResult>, "websocket"),
+          );
+        },
+        onMessage: (text) => {
+          if (gen === this.generation) this.receive(text, null);
+        },
+        onClose: (close) => {
+          if (gen !== this.generation) return;
+          if (!opened) this.wsFailures++; // never opened: counts toward the SSE fallback
+          this.closed(gen, close);
+        },
+      });
     } catch (err) {
       this.emit("error", new RealtimeError(ClientErrorCode.TRANSPORT, `cannot open a WebSocket: ${describe(err)}`, false, { cause: err }));
       this.wsFailures++;
       return this.lost(gen, { code: 0, reason: "cannot open a WebSocket", reconnect: true });
     }
-    this.ws = ws;
-    let opened = false;
-    ws.onopen = () => {
-      if (gen !== this.generation) return;
-      opened = true;
-      this.wsFailures = 0;
-      const body: Record<string, unknown> = { name: this.opts.name ?? CLIENT_NAME, version: this.opts.version ?? CLIENT_VERSION };
-      if (token) body.token = token;
-      this.send("connect", body, true, (err, r) =>
-        err ? this.connectFailed(gen, err) : this.connected(gen, r as Partial<ConnectResult>, "websocket"),
-      );
-    };
-    ws.onmessage = (ev: MessageEvent) => {
-      if (gen === this.generation) this.receive(typeof ev.data === "string" ? ev.data : String(ev.data), null);
-    };
-    ws.onerror = () => undefined; // a close event follows, with the code
-    ws.onclose = (ev: CloseEvent) => {
-      if (gen !== this.generation) return;
-      if (!opened) this.wsFailures++;
-      // The disconnect push (sent just before the close) is authoritative; else the close code.
-      this.lost(gen, this.lastDisconnect ?? { code: ev.code, reason: ev.reason, reconnect: mayReconnect(ev.code) });
-    };
   }
 
   private async openSse(gen: number, token: string | undefined): Promise<void> {
     const subs = [...this.subs.values()];
     // The SSE endpoint needs at least one channel: stay "connecting" until the first subscribe.
     if (subs.length === 0) return;
-    const url = new URL(this.opts.sseUrl ?? sseUrlOf(this.url), typeof location === "undefined" ? undefined : location.href);
-    for (const sub of subs) {
-      url.searchParams.append("channel", sub.channel);
-      const pos = sub.position;
-      if (pos) url.searchParams.append("since", `${sub.channel}:${pos.epoch}:${pos.offset}`);
-      let subToken: string | undefined;
-      try {
-        subToken = await sub.token();
-      } catch (err) {
-        sub.retrying(new RealtimeError(ClientErrorCode.TOKEN, `getToken failed: ${describe(err)}`, true, { cause: err }));
-      }
-      if (subToken) url.searchParams.set(`token:${sub.channel}`, subToken);
-    }
-    if (token) url.searchParams.set("token", token);
+    const url = await sseStreamUrl(this.opts.sseUrl ?? sseUrlOf(this.url), subs, token, (sub, err) => sub.retrying(tokenFailed(err)));
     if (gen !== this.generation || this.state === "disconnected") return;
-    const Impl = this.opts.EventSource ?? globalThis.EventSource;
-    let es: EventSource;
     try {
-      if (!Impl) throw new Error("no EventSource in this environment");
-      es = new Impl(url.toString());
+      this.sse = new SseTransport(url, this.opts.EventSource ?? globalThis.EventSource, {
+        onMessage: (text) => {
+          if (gen === this.generation) this.receive(text, subs);
+        },
+        onClose: (close) => {
+          if (gen === this.generation) this.closed(gen, close);
+        },
+      });
     } catch (err) {
       this.emit("error", new RealtimeError(ClientErrorCode.TRANSPORT, `cannot open an EventSource: ${describe(err)}`, false, { cause: err }));
       return this.lost(gen, { code: 0, reason: "cannot open an EventSource", reconnect: true });
     }
-    this.es = es;
-    es.onmessage = (ev: MessageEvent) => {
-      if (gen === this.generation) this.receive(String(ev.data), subs);
-    };
-    es.onerror = () => {
-      if (gen !== this.generation) return;
-      // EventSource would retry by itself with one Last-Event-ID; we reconnect ourselves so
-      // every channel resumes from its own position, with backoff.
-      this.lost(gen, this.lastDisconnect ?? { code: 0, reason: "event stream closed", reconnect: true });
-    };
   }
 
   private connected(gen: number, r: Partial<ConnectResult>, transport: TransportName): void {
@@ -346,7 +318,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       this.scheduleRefresh(gen, result.ttl);
       // Subscribes first, then what waited: the hub runs a connection's commands in order,
       // so a publish made while offline lands after the subscribe it may depend on.
-      this.sendSubscribes([...this.subs.values()], gen, () => this.flushOutbox());
+      this.sendSubscribes([...this.subs.values()], gen, () => this.commands.flushOutbox());
     }
     this.emit("connected", result);
   }
@@ -360,6 +332,11 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     this.lost(gen, { code: err.code, reason: err.message, reconnect: retry });
   }
 
+  /** The transport closed by itself. The disconnect push (sent just before the close) is authoritative; else the close code. */
+  private closed(gen: number, close: TransportClose): void {
+    this.lost(gen, this.lastDisconnect ?? { code: close.code, reason: close.reason, reconnect: mayReconnect(close.code) });
+  }
+
   /**
    * The current connection (or attempt) is over: fail what was in flight, then reconnect
    * with backoff unless told not to.
@@ -371,7 +348,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     if (!d.reconnect) return this.stop(d, ClientErrorCode.NOT_CONNECTED);
     if (this.opts.transport === "auto" && !this.useSse && this.wsFailures >= (this.opts.sseFallbackAfter ?? 2)) {
       this.useSse = true;
-      this.failOutbox(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, "fell back to SSE, which only receives"));
+      this.commands.failOutbox(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, "fell back to SSE, which only receives"));
     }
     this.setState("connecting");
     if (wasConnected) this.emit("disconnected", d);
@@ -386,7 +363,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   private stop(d: DisconnectInfo, code: number): void {
     const wasConnectedOrTrying = this.state !== "disconnected";
     this.teardown(code, d.reason || "disconnected");
-    this.failOutbox(new RealtimeError(code, `disconnected: ${d.reason}`));
+    this.commands.failOutbox(new RealtimeError(code, `disconnected: ${d.reason}`));
     this.setState("disconnected");
     if (wasConnectedOrTrying) this.emit("disconnected", d);
   }
@@ -396,52 +373,15 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     this.generation++;
     for (const t of [this.reconnectTimer, this.livenessTimer, this.refreshTimer]) if (t) clearTimeout(t);
     this.reconnectTimer = this.livenessTimer = this.refreshTimer = null;
-    if (this.ws) {
-      const ws = this.ws;
-      ws.onopen = ws.onmessage = ws.onclose = null;
-      try {
-        ws.close(1000);
-      } catch {
-        // already closing
-      }
-    }
-    this.es?.close();
+    this.ws?.close();
+    this.sse?.close();
     this.ws = null;
-    this.es = null;
-    this.batch = [];
-    this.batchBytes = 0;
+    this.sse = null;
     this.clientId = "";
     this.transport = null;
     this.pingSeconds = 0;
-    for (const [id, p] of this.pending) {
-      if (!p.sent) continue;
-      clearTimeout(p.timer);
-      this.pending.delete(id);
-      p.reject(new RealtimeError(code, message, code === ClientErrorCode.CONNECTION_CLOSED));
-    }
+    this.commands.failSent(code, message);
     for (const sub of this.subs.values()) sub.suspend();
-  }
-
-  private flushOutbox(): void {
-    const waiting = this.outbox;
-    this.outbox = [];
-    for (const { id, line } of waiting) {
-      const p = this.pending.get(id);
-      if (!p) continue;
-      p.sent = true;
-      this.sendLine(line);
-    }
-  }
-
-  private failOutbox(err: RealtimeError): void {
-    for (const { id } of this.outbox) {
-      const p = this.pending.get(id);
-      if (!p) continue;
-      clearTimeout(p.timer);
-      this.pending.delete(id);
-      p.reject(err);
-    }
-    this.outbox = [];
   }
 
   /** A connection that stopped hearing the hub's pings is dead, whatever the socket says. */
@@ -468,7 +408,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       try {
         const token = await getToken();
         if (gen !== this.generation) return;
-        const r = (await this.exchange("refresh", { token }, true)) as { ttl?: number };
+        const r = (await this.commands.exchange("refresh", { token }, true)) as { ttl?: number };
         this.scheduleRefresh(gen, r.ttl ?? 0);
       } catch (err) {
         if (gen !== this.generation) return;
@@ -481,73 +421,20 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     }, delay);
   }
 
-  // ---------------------------------------------------------------- commands
-
-  /**
-   * Registers a command and sends it now (or queues it for the connection); `done` runs once,
-   * with the hub's error or the command's result, synchronously when the reply arrives.
-   */
-  private send(
-    method: string,
-    body: Record<string, unknown>,
-    sendNow: boolean,
-    done: (err: RealtimeError | null, result: Record<string, unknown>) => void,
-  ): void {
-    const id = this.nextId++;
-    const line = JSON.stringify({ id, [method]: body });
-    const timeout = this.opts.timeout ?? 10_000;
-    const timer = setTimeout(() => {
-      this.pending.delete(id);
-      this.outbox = this.outbox.filter((c) => c.id !== id);
-      done(new RealtimeError(ClientErrorCode.TIMEOUT, `${method}: no reply within ${timeout} ms`, true), {});
-    }, timeout);
-    this.pending.set(id, {
-      resolve: (reply) => done(null, (reply[method] as Record<string, unknown> | undefined) ?? {}),
-      reject: (err) => done(err, {}),
-      timer,
-      sent: sendNow,
-    });
-    if (sendNow) this.sendLine(line);
-    else this.outbox.push({ id, line });
-  }
-
-  private exchange(method: string, body: Record<string, unknown>, sendNow: boolean): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => this.send(method, body, sendNow, (err, r) => (err ? reject(err) : resolve(r))));
-  }
-
-  /** Commands of one event-loop turn share one WebSocket frame, one JSON object per line. */
-  private sendLine(line: string): void {
-    if (this.batchBytes + line.length > MAX_BATCH_BYTES) this.flush();
-    this.batch.push(line);
-    this.batchBytes += line.length + 1;
-    if (!this.batchScheduled) {
-      this.batchScheduled = true;
-      queueMicrotask(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.batchScheduled = false;
-    if (this.batch.length === 0) return;
-    const text = this.batch.join("\n");
-    this.batch = [];
-    this.batchBytes = 0;
-    // A closed socket drops the frame; its commands fail with the connection.
-    if (this.ws?.readyState === OPEN) this.ws.send(text);
-  }
+  // ---------------------------------------------------------------- subscriptions
 
   /**
    * Subscribes `subs` on the current connection, in order, then runs `after`. Synchronous
    * unless a subscription must fetch its token first: then every subscribe (and `after`)
    * waits for the tokens, so the order of commands stays the order of calls.
    */
-  private sendSubscribes(subs: Subscription<any>[], gen: number, after?: () => void): void {
+  private sendSubscribes(subs: SubscriptionControl[], gen: number, after?: () => void): void {
     const tokens = subs.map((sub) => sub.token());
     const send = (resolved: Array<string | undefined>) => {
       if (gen !== this.generation) return;
       subs.forEach((sub, i) => {
         if (this.subs.get(sub.channel) !== sub) return;
-        this.send("subscribe", sub.subscribeBody(resolved[i]), true, (err, r) => {
+        this.commands.send("subscribe", sub.subscribeBody(resolved[i]), true, (err, r) => {
           if (err) this.subscribeFailed(sub, gen, err);
           else if (gen === this.generation && this.subs.get(sub.channel) === sub) sub.subscribed(subscribeResult(r), false);
         });
@@ -558,14 +445,14 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     void Promise.all(
       tokens.map((t, i) =>
         Promise.resolve(t).catch((err: unknown) => {
-          subs[i]!.retrying(new RealtimeError(ClientErrorCode.TOKEN, `getToken failed: ${describe(err)}`, true, { cause: err }));
+          subs[i]!.retrying(tokenFailed(err));
           return undefined; // subscribe without: the hub says why that is not enough
         }),
       ),
     ).then(send);
   }
 
-  private subscribeFailed(sub: Subscription<any>, gen: number, err: RealtimeError): void {
+  private subscribeFailed(sub: SubscriptionControl, gen: number, err: RealtimeError): void {
     if (gen !== this.generation || this.subs.get(sub.channel) !== sub) return; // resubscribed on the next connection
     if (err.code === ErrorCode.UNRECOVERABLE_POSITION) {
       sub.resetPosition();
@@ -583,20 +470,20 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   }
 
   /** Subscribes again on the same connection (WebSocket) or reopens the stream (SSE). */
-  private resubscribe(sub: Subscription<any>, gen: number): void {
+  private resubscribe(sub: SubscriptionControl, gen: number): void {
     if (gen !== this.generation || this.subs.get(sub.channel) !== sub) return;
     if (this.useSse) this.sseSubscriptionsChanged();
     else this.sendSubscribes([sub], gen);
   }
 
   /** Removes a subscription (unsubscribe(), or the hub's unsubscribe push). */
-  private async release(sub: Subscription<any>, tellHub: boolean): Promise<void> {
+  private async release(sub: SubscriptionControl, tellHub: boolean): Promise<void> {
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);
     if (this.useSse) return this.sseSubscriptionsChanged();
     if (!tellHub || this.state !== "connected") return; // the next connection simply does not subscribe
     try {
-      await this.exchange("unsubscribe", { channel: sub.channel }, true);
+      await this.commands.exchange("unsubscribe", { channel: sub.channel }, true);
     } catch (err) {
       // Not subscribed (yet) or the connection dropped: either way the hub forgets us.
       if (err instanceof RealtimeError && (err.code === ErrorCode.NOT_SUBSCRIBED || err.code < 100)) return;
@@ -620,7 +507,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   // ---------------------------------------------------------------- incoming frames
 
   /** One WebSocket frame or SSE event: one or more JSON replies, one per line. */
-  private receive(text: string, sseSubs: Subscription<any>[] | null): void {
+  private receive(text: string, sseSubs: SubscriptionControl[] | null): void {
     this.lastReceived = Date.now();
     for (const line of text.split("\n")) {
       if (line.trim() === "") continue;
@@ -636,7 +523,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     }
   }
 
-  private dispatch(msg: WireReply, sseSubs: Subscription<any>[] | null): void {
+  private dispatch(msg: WireReply, sseSubs: SubscriptionControl[] | null): void {
     const gen = this.generation;
     if (msg.id) {
       if (sseSubs) {
@@ -647,12 +534,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
         else sub.subscribed(subscribeResult(msg.subscribe), true);
         return;
       }
-      const p = this.pending.get(msg.id);
-      if (!p) return; // timed out already
-      this.pending.delete(msg.id);
-      clearTimeout(p.timer);
-      if (msg.error) p.reject(toError(msg.error));
-      else p.resolve(msg);
+      this.commands.settle(msg.id, msg);
       return;
     }
     if (msg.push) return this.handlePush(msg.push);
@@ -663,7 +545,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     }
     // `{}` is the hub's ping: answer so it knows we are alive (SSE cannot, and need not).
     if (Object.keys(msg).length === 0 && this.ws && this.state === "connected") {
-      this.send("ping", {}, true, () => undefined);
+      this.commands.send("ping", {}, true, () => undefined);
     }
   }
 
@@ -678,15 +560,14 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   }
 }
 
-/** `ws(s)://host/connection/websocket` -> `http(s)://host/connection/sse`. */
-function sseUrlOf(wsUrl: string): string {
-  return wsUrl.replace(/^ws(s?):/, "http$1:").replace(/\/connection\/websocket\/?(\?.*)?$/, "/connection/sse");
-}
-
 function base64(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(s);
+}
+
+function tokenFailed(err: unknown): RealtimeError {
+  return new RealtimeError(ClientErrorCode.TOKEN, `getToken failed: ${describe(err)}`, true, { cause: err });
 }
 
 function describe(err: unknown): string {

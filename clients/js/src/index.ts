@@ -10,7 +10,8 @@
  *   await sub.publish({ text: "hi" });
  */
 export { RealtimeClient, CLIENT_NAME, CLIENT_VERSION } from "./client.js";
-export type { ClientEvents, ClientOptions, ClientState, ConnectedContext, TransportName } from "./client.js";
+export type { ClientEvents, ClientOptions, ClientState, ConnectedContext } from "./client.js";
+export type { TransportName } from "./transport.js";
 export { Subscription } from "./subscription.js";
 export type {
   HistoryOptions,

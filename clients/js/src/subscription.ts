@@ -60,7 +60,24 @@ export interface SubscriptionHost {
   presence(channel: string): Promise<Record<string, ClientInfo>>;
   presenceStats(channel: string): Promise<PresenceStats>;
   history<T>(channel: string, opts: HistoryOptions): Promise<HistoryResult<T>>;
-  release(sub: Subscription<any>, tellHub: boolean): Promise<void>;
+  release(sub: SubscriptionControl, tellHub: boolean): Promise<void>;
+}
+
+/**
+ * @internal What the client drives on a subscription, the same whatever its data type: the
+ * client keeps subscriptions of every `T` in one map.
+ */
+export interface SubscriptionControl {
+  readonly channel: string;
+  readonly position: StreamPosition | null;
+  token(): string | undefined | Promise<string>;
+  subscribeBody(token: string | undefined): Record<string, unknown>;
+  suspend(): void;
+  resetPosition(): void;
+  subscribed(r: SubscribeResult, pubsFollow: boolean): void;
+  failed(err: RealtimeError): void;
+  retrying(err: RealtimeError): void;
+  push(push: WirePush): void;
 }
 
 export interface HistoryOptions {
@@ -76,7 +93,7 @@ export interface HistoryOptions {
  * One channel subscription. It lives until unsubscribe() (or a server-side unsubscribe or a
  * final error): across reconnects it resubscribes by itself and recovers what it missed.
  */
-export class Subscription<T = unknown> {
+export class Subscription<T = unknown> implements SubscriptionControl {
   state: SubscriptionState = "subscribing";
   /** Last stream position seen (from publications and subscribe results), for recovery. */
   epoch = "";

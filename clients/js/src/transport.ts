@@ -1,0 +1,42 @@
+/**
+ * The narrow contract between the client and one connection to the hub. The client never
+ * touches a socket: it opens a transport with these handlers, writes command lines to it when
+ * the transport carries them, and closes it. Implementations sit beside this file:
+ * websocket-transport.ts and sse-transport.ts.
+ */
+
+export type TransportName = "websocket" | "sse";
+
+/** How a connection ended, as far as the transport can tell. */
+export interface TransportClose {
+  /** The WebSocket close code (1006 when there was no close frame); 0 when the transport has none (SSE). */
+  code: number;
+  reason: string;
+}
+
+/**
+ * What a transport reports about its connection, in the order it happens. Nothing is
+ * reported after close(). A receive-only transport reports no open: the hub's connect reply
+ * arrives as its first message.
+ */
+export interface TransportHandlers {
+  /** The connection is up: commands may be written. */
+  onOpen(): void;
+  /** One WebSocket frame or SSE event: one or more JSON lines, to handle in the order they arrive. */
+  onMessage(text: string): void;
+  /** The connection ended by itself. */
+  onClose(close: TransportClose): void;
+}
+
+/** One connection to the hub, for one connection attempt: never reopened. */
+export interface Transport {
+  readonly name: TransportName;
+  /** Ends the connection without reporting it. */
+  close(): void;
+}
+
+/** A transport that carries commands too (the WebSocket; SSE only receives). */
+export interface CommandTransport extends Transport {
+  /** Writes one command line. A closed connection drops it: its command then fails with the connection. */
+  send(line: string): void;
+}
