@@ -3,16 +3,18 @@ import { connect, type ChannelModel, type ConfirmChannel, type RecoveringChannel
 import type { Logger } from "pino";
 import { BrokerEnvelope } from "../gen/realtime/v1/broker.js";
 import type { Broker, EnvelopeHandler, ReconnectNotifier } from "./broker.js";
+import { PendingBound } from "./pending-bound.js";
 
+/** The bounds, from the config (amqpMaxQueueLength, amqpMaxQueueBytes, amqpMaxPending, amqpMaxPendingBytes). */
 export interface RabbitMqBrokerOptions {
-  /** Most messages a node's queue holds; past it the oldest are dropped. Default 100,000. */
-  maxQueueLength?: number;
-  /** Most message bytes a node's queue holds; past it the oldest are dropped. Default 128 MiB. */
-  maxQueueBytes?: number;
-  /** Most publishes waiting for the socket or a confirm; past it publish fails at once. Default 10,000. */
-  maxPending?: number;
-  /** Most payload bytes of those publishes; past it publish fails at once. Default 64 MiB. */
-  maxPendingBytes?: number;
+  /** Most messages a node's queue holds; past it the oldest are dropped. */
+  maxQueueLength: number;
+  /** Most message bytes a node's queue holds; past it the oldest are dropped. */
+  maxQueueBytes: number;
+  /** Most publishes waiting for the socket or a confirm; past it publish fails at once. */
+  maxPending: number;
+  /** Most payload bytes of those publishes; past it publish fails at once. */
+  maxPendingBytes: number;
 }
 
 interface Outgoing {
@@ -48,14 +50,12 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
   /** Set while the server blocks publishers (a memory or disk alarm); holds its reason. */
   private blocked: string | null = null;
   /** Publishes handed to publish() and not yet confirmed or failed. */
-  private pending = 0;
-  private pendingBytes = 0;
+  private readonly pending: PendingBound;
   /** The channel's write buffer is full: publishes wait here, in order, for its drain. */
   private writable = true;
   private held: Outgoing[] = [];
   /** Channels amqplib has closed (with their connection; a server-side channel error drops it too). */
   private readonly closedChannels = new WeakSet<ConfirmChannel>();
-  private readonly limits: Required<RabbitMqBrokerOptions>;
 
   onReconnect(listener: () => void): void {
     this.reconnectListeners.push(listener);
@@ -65,14 +65,11 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
     private readonly url: string,
     private readonly prefix: string,
     private readonly log: Logger,
-    opts: RabbitMqBrokerOptions = {},
+    private readonly limits: RabbitMqBrokerOptions,
   ) {
-    this.limits = {
-      maxQueueLength: opts.maxQueueLength ?? 100_000,
-      maxQueueBytes: opts.maxQueueBytes ?? 128 * 1024 * 1024,
-      maxPending: opts.maxPending ?? 10_000,
-      maxPendingBytes: opts.maxPendingBytes ?? 64 * 1024 * 1024,
-    };
+    // No idle exemption: the byte bound holds even for one publish on an idle channel, as the
+    // queue's own byte bound does.
+    this.pending = new PendingBound("rabbitmq", limits.maxPending, limits.maxPendingBytes, false);
   }
 
   /**
@@ -165,23 +162,16 @@ export class RabbitMqBroker implements Broker, ReconnectNotifier {
     if (!ch) throw new Error("rabbitmq is not connected");
     if (this.blocked !== null) throw new Error(`rabbitmq blocks publishes (${this.blocked})`);
     const body = Buffer.from(BrokerEnvelope.encode(envelope).finish());
-    if (this.pending >= this.limits.maxPending)
-      throw new Error(`rabbitmq publish backlog full: ${this.pending} publishes unconfirmed (server slow or unreachable)`);
-    if (this.pendingBytes + body.length > this.limits.maxPendingBytes)
-      throw new Error(`rabbitmq publish backlog full: ${this.pendingBytes + body.length} bytes would be unconfirmed, limit ${this.limits.maxPendingBytes}`);
-    this.pending++;
-    this.pendingBytes += body.length;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const out: Outgoing = { ch, key: RabbitMqBroker.routingKey(envelope.channel), body, done: (err) => (err ? reject(err) : resolve()) };
-        // Behind held publishes too, or a later publish would overtake them.
-        if (this.writable && this.held.length === 0) this.send(out);
-        else this.held.push(out);
-      });
-    } finally {
-      this.pending--;
-      this.pendingBytes -= body.length;
-    }
+    await this.pending.track(
+      body.length,
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const out: Outgoing = { ch, key: RabbitMqBroker.routingKey(envelope.channel), body, done: (err) => (err ? reject(err) : resolve()) };
+          // Behind held publishes too, or a later publish would overtake them.
+          if (this.writable && this.held.length === 0) this.send(out);
+          else this.held.push(out);
+        }),
+    );
   }
 
   private send(out: Outgoing): void {

@@ -8,11 +8,18 @@ import type { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
 import { rabbitMqVhost } from "../helpers/processes.js";
 import { rabbitMqServerMissing, startRabbitMqServer, type RabbitMqServer } from "../helpers/rabbitmq-server.js";
 import { requireTools } from "../helpers/require.js";
+import { defaultConfig } from "../../src/config.js";
 
 const vhost = "rh-test";
 const url = await rabbitMqVhost(vhost);
 const exchange = `rh-t${Math.random().toString(36).slice(2, 6)}`;
-brokerContract("rabbitmq", async () => new RabbitMqBroker(url, exchange, pino({ level: "silent" })));
+/** The config's bounds, with some replaced. */
+const bounds = (opts: Partial<RabbitMqBrokerOptions> = {}): RabbitMqBrokerOptions => {
+  const c = defaultConfig();
+  return { maxQueueLength: c.amqpMaxQueueLength, maxQueueBytes: c.amqpMaxQueueBytes, maxPending: c.amqpMaxPending, maxPendingBytes: c.amqpMaxPendingBytes, ...opts };
+};
+
+brokerContract("rabbitmq", async () => new RabbitMqBroker(url, exchange, pino({ level: "silent" }), bounds()));
 
 const env = (channel: string, n: number): BrokerEnvelope => ({
   origin: "t",
@@ -33,12 +40,12 @@ afterEach(async () => {
   for (const b of opened.splice(0)) await b.close();
 });
 async function started(
-  opts: RabbitMqBrokerOptions = {},
+  opts: Partial<RabbitMqBrokerOptions> = {},
   ex = exchange,
   before: (b: RabbitMqBroker) => void = () => undefined,
   at = url,
 ): Promise<{ b: RabbitMqBroker; got: BrokerEnvelope[] }> {
-  const b = new RabbitMqBroker(at, ex, pino({ level: "silent" }), opts);
+  const b = new RabbitMqBroker(at, ex, pino({ level: "silent" }), bounds(opts));
   opened.push(b);
   before(b);
   const got: BrokerEnvelope[] = [];
@@ -98,7 +105,7 @@ describe("RabbitMQ publish bounds", () => {
     // One tick: no confirm can arrive in between.
     const results = await Promise.allSettled([1, 2, 3, 4].map((n) => b.publish(env("bound", n))));
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "rejected"]);
-    expect(String((results[3] as PromiseRejectedResult).reason)).toMatch(/backlog full: 3 publishes unconfirmed/);
+    expect(String((results[3] as PromiseRejectedResult).reason)).toMatch(/backlog full: 3 publishes unanswered/);
     await b.publish(env("bound", 5));
   });
 
