@@ -20,17 +20,23 @@ export class PublishBacklogFull extends HubError {
  * node keeps publishing; past either limit a publish fails at once instead.
  *
  * The byte limit never refuses a publish when nothing is pending, so one message larger than
- * the limit still goes through an idle connection.
+ * the limit still goes through an idle connection (unless `idleExemption` is false).
  */
 export class PendingBound {
   private count = 0;
   private bytes = 0;
 
   constructor(
-    /** Names the broker in errors: `redis`, `nats`. */
+    /** Names the broker in errors: `redis`, `nats`, `kafka`. */
     private readonly broker: string,
     readonly maxCount: number,
     readonly maxBytes: number,
+    /**
+     * False where the count is given back before the bytes (Kafka gives the count back when a
+     * batch leaves for the producer): a count of 0 does not mean idle there, and exempting it
+     * would let a batch in flight plus one more message pass the byte limit.
+     */
+    private readonly idleExemption = true,
   ) {}
 
   /** Takes room for one publish of `bytes`, or throws PublishBacklogFull. */
@@ -39,7 +45,7 @@ export class PendingBound {
       throw new PublishBacklogFull(
         `${this.broker} publish backlog full: ${this.count} publishes unanswered, limit ${this.maxCount} (server slow or stalled)`,
       );
-    if (this.count > 0 && this.bytes + bytes > this.maxBytes)
+    if ((this.count > 0 || !this.idleExemption) && this.bytes + bytes > this.maxBytes)
       throw new PublishBacklogFull(
         `${this.broker} publish backlog full: ${this.bytes + bytes} bytes would be unanswered, limit ${this.maxBytes} (server slow or stalled)`,
       );

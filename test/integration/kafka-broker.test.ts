@@ -3,8 +3,9 @@ import { pino } from "pino";
 import { CompressionCodecs, CompressionTypes, Kafka, logLevel, Partitioners, type Consumer, type Producer } from "kafkajs";
 import { brokerContract } from "../contract/broker.js";
 import { KafkaBroker, type KafkaBrokerOptions } from "../../src/broker/kafka.js";
+import type { PendingBound } from "../../src/broker/pending-bound.js";
 import { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
-import { loadConfig, parseFlags } from "../../src/config.js";
+import { defaultConfig, loadConfig, parseFlags } from "../../src/config.js";
 import { startKafkaMock } from "../helpers/processes.js";
 
 const prefix = "rhk";
@@ -15,10 +16,13 @@ beforeAll(async () => {
 });
 afterAll(async () => kafka?.stop());
 
+const { kafkaMaxPending: maxPending, kafkaMaxPendingBytes: maxPendingBytes } = defaultConfig();
+const bounds = { maxPending, maxPendingBytes };
+
 let n = 0;
 const create = () =>
   new KafkaBroker(
-    { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId: `n${n++}`, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300 },
+    { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId: `n${n++}`, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, ...bounds },
     pino({ level: "silent" }),
   );
 
@@ -67,13 +71,13 @@ async function until(cond: () => boolean, ms = 20_000): Promise<void> {
 describe("Kafka producer bounds", () => {
   it("fails a publish at once when the waiting payloads would pass maxPendingBytes", async () => {
     const b = new KafkaBroker(
-      { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId: `n${n++}`, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, maxPendingBytes: 1000 },
+      { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId: `n${n++}`, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, ...bounds, maxPendingBytes: 1000 },
       pino({ level: "silent" }),
     );
     try {
       // Never started: the first publish waits (then fails), which is all this needs.
       const first = b.publish(pub("big", 1, 600)).catch(() => undefined);
-      await expect(b.publish(pub("big", 2, 600))).rejects.toThrow(/bytes would wait, limit 1000/);
+      await expect(b.publish(pub("big", 2, 600))).rejects.toThrow(/bytes would be unanswered, limit 1000/);
       await first;
     } finally {
       await b.close();
@@ -95,7 +99,7 @@ class CrashingOnceKafkaBroker extends KafkaBroker {
 
 describe("Kafka consumer crash", () => {
   it("recreates a consumer kafkajs gave up on, reports unhealthy meanwhile, and loses nothing", async () => {
-    const options: Omit<KafkaBrokerOptions, "nodeId"> = { brokers: [kafka.bootstrap], prefix, topics: 4, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, consumerRestartDelayMs: 100 };
+    const options: Omit<KafkaBrokerOptions, "nodeId"> = { brokers: [kafka.bootstrap], prefix, topics: 4, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, ...bounds };
     const a = new KafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
     const b = new CrashingOnceKafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
     const got: BrokerEnvelope[] = [];
@@ -160,7 +164,7 @@ describe("Kafka health", () => {
 describe("Kafka broker killed and restarted empty", () => {
   it("reports unhealthy, consumes again from the new cluster, and tells the node to fill from history", async () => {
     const own = await startKafkaMock(["rhr.0", "rhr.1", "rhr.2", "rhr.3"]);
-    const options: Omit<KafkaBrokerOptions, "nodeId"> = { brokers: [own.bootstrap], prefix: "rhr", topics: 4, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300 };
+    const options: Omit<KafkaBrokerOptions, "nodeId"> = { brokers: [own.bootstrap], prefix: "rhr", topics: 4, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, ...bounds };
     const a = new KafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
     const b = new KafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
     const got: string[] = [];
@@ -209,10 +213,10 @@ describe("Kafka broker killed and restarted empty", () => {
 describe("Kafka reconnect listeners", () => {
   it("a listener that throws leaves the batch settled once: nothing pending, the byte bound as tight, healthy", async () => {
     const b = new KafkaBroker(
-      { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId: `n${n++}`, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, maxPendingBytes: 1000 },
+      { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId: `n${n++}`, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, ...bounds, maxPendingBytes: 1000 },
       pino({ level: "silent" }),
     );
-    const state = b as unknown as { sendFailing: boolean; queuedBytes: number; queue: unknown[] };
+    const state = (b as unknown as { batcher: { sendFailing: boolean; bound: PendingBound; queue: unknown[] } }).batcher;
     let calls = 0;
     b.onReconnect(() => {
       calls++;
@@ -226,14 +230,14 @@ describe("Kafka reconnect listeners", () => {
       state.sendFailing = true;
       await b.publish(pub("listener", 1, 600));
       expect(calls).toBe(1);
-      expect(state.queuedBytes).toBe(0);
+      expect(state.bound.pending().bytes).toBe(0);
       expect(state.queue).toHaveLength(0);
       expect(b.healthy()).toBe(true);
       // Settled twice, the bytes would have gone negative and let 1,200 bytes wait.
       const first = b.publish(pub("listener", 2, 600));
-      await expect(b.publish(pub("listener", 3, 600))).rejects.toThrow(/bytes would wait, limit 1000/);
+      await expect(b.publish(pub("listener", 3, 600))).rejects.toThrow(/bytes would be unanswered, limit 1000/);
       await first;
-      expect(state.queuedBytes).toBe(0);
+      expect(state.bound.pending().bytes).toBe(0);
       expect(b.healthy()).toBe(true);
       expect(calls).toBe(1);
     } finally {
@@ -253,10 +257,10 @@ describe("Kafka consumer rejoining with offsets the cluster does not have", () =
    */
   async function rejoinOutOfRange(every: number, perRound: number) {
     const own = await startKafkaMock(["rhs.0", "rhs.1", "rhs.2", "rhs.3"]);
-    const options: Omit<KafkaBrokerOptions, "nodeId"> = { brokers: [own.bootstrap], prefix: "rhs", topics: 4, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300 };
+    const options: Omit<KafkaBrokerOptions, "nodeId"> = { brokers: [own.bootstrap], prefix: "rhs", topics: 4, compression: "none", createTopics: false, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, ...bounds };
     const a = new KafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
     const b = new KafkaBroker({ ...options, nodeId: `n${n++}` }, pino({ level: "silent" }));
-    const internals = b as unknown as { resumeAt: Map<string, { offset: string }>; restartConsumer(): Promise<void> };
+    const internals = (b as unknown as { runner: { resumeAt: Map<string, { offset: string }>; restart(): Promise<void> } }).runner;
     const tag = Math.random().toString(36).slice(2, 8);
     // One channel per partition, placed as kafkajs' producer places them (murmur2 of the key).
     const place = Partitioners.DefaultPartitioner();
@@ -292,7 +296,7 @@ describe("Kafka consumer rejoining with offsets the cluster does not have", () =
       await b.start((e) => void consumed.add(`${e.channel}/${e.publication!.data.toString()}`));
       await until(() => a.healthy() && b.healthy());
       for (const r of internals.resumeAt.values()) r.offset = "1000000";
-      await internals.restartConsumer();
+      await internals.restart();
       await until(() => probing !== undefined, 30_000);
       await probing;
       const last = fills[fills.length - 1]!;
@@ -378,10 +382,10 @@ describe("Kafka broker as configured in production (createTopics, gzip), read ba
       };
     };
     hub = new RecordingKafkaBroker(
-      { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId, compression: "gzip", createTopics: true, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300 },
+      { brokers: [kafka.bootstrap], prefix, topics: 4, nodeId, compression: "gzip", createTopics: true, sessionTimeoutMs: 3000, heartbeatIntervalMs: 300, ...bounds },
       pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
     );
-    const consumer = (hub as unknown as { consumer: Consumer }).consumer;
+    const consumer = (hub as unknown as { runner: { consumer: Consumer } }).runner.consumer;
     const commit = consumer.commitOffsets.bind(consumer);
     consumer.commitOffsets = (offsets) => {
       events.push({ committed: offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })) });
@@ -457,7 +461,7 @@ describe("Kafka broker as configured in production (createTopics, gzip), read ba
   });
 
   it("sends what is published in one tick as one sendBatch (one Produce request)", async () => {
-    const producer = (hub as unknown as { producer: Producer }).producer;
+    const producer = (hub as unknown as { batcher: { producer: Producer } }).batcher.producer;
     const sendBatch = vi.spyOn(producer, "sendBatch");
     let produceRequests = 0;
     const off = producer.on(producer.events.REQUEST, (e) => {
