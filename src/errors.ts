@@ -74,6 +74,10 @@ export const disconnectMessageSize = new Disconnect(
 );
 export const disconnectInvalidToken = (reason = "invalid token") =>
   new Disconnect(DisconnectCode.DISCONNECT_CODE_INVALID_TOKEN, reason);
+export const disconnectInsufficientState = new Disconnect(
+  DisconnectCode.DISCONNECT_CODE_INSUFFICIENT_STATE,
+  "insufficient state: reconnect and recover",
+);
 export const disconnectExpired = new Disconnect(DisconnectCode.DISCONNECT_CODE_EXPIRED, "connection expired");
 export const disconnectNoPong = new Disconnect(DisconnectCode.DISCONNECT_CODE_NO_PONG, "no pong");
 export const disconnectServerError = new Disconnect(DisconnectCode.DISCONNECT_CODE_SERVER_ERROR, "server error");

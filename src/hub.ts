@@ -1,40 +1,32 @@
-import type { Frame } from "./transport/frame.js";
+import type { ChannelEvent } from "./channel-event.js";
 
-/** A local subscriber: something on this node that frames of a channel are written to. */
+/**
+ * Something on this node that a channel's events are delivered to: a client session, or a
+ * backend's Subscribe stream.
+ */
 export interface Subscriber {
-  /** Unique per node (the session's client id). */
+  /** Unique per node. */
   readonly id: string;
-  readonly user: string;
-  /** Writes a frame of `channel`; must not block and must not throw. */
-  deliver(channel: string, frame: Frame): void;
+  /** Takes an event of a channel it is subscribed to; must not block and must not throw. */
+  deliver(event: ChannelEvent): void;
+  /**
+   * The node lost publications of `channel` that history cannot give back (a broker outage
+   * longer than history keeps): the subscriber must resynchronise. Must not throw.
+   */
+  lost(channel: string): void;
 }
 
-/** The local registry: which subscribers on this node are in which channel. */
+/**
+ * The local registry of subscriptions: which subscribers on this node are in which channel,
+ * and the local fan-out. Not what publishers want: HubNode.publish stores, publishes to the
+ * other nodes and then fans out here; fanOut alone reaches this node's subscribers only.
+ */
 export class Hub {
-  /** `onDeliverError`: told when a subscriber broke its promise not to throw; the others still get the frame. */
-  constructor(private readonly onDeliverError: (err: unknown, s: Subscriber, channel: string) => void = () => undefined) {}
-
   private readonly channels = new Map<string, Map<string, Subscriber>>();
-  private readonly sessions = new Map<string, Subscriber>();
-  private readonly byUser = new Map<string, Set<string>>();
   private subscriptions = 0;
 
-  /** Registers a connected session (for Disconnect/Unsubscribe by user). */
-  addSession(s: Subscriber): void {
-    this.sessions.set(s.id, s);
-    let ids = this.byUser.get(s.user);
-    if (!ids) this.byUser.set(s.user, (ids = new Set()));
-    ids.add(s.id);
-  }
-
-  removeSession(s: Subscriber): void {
-    this.sessions.delete(s.id);
-    const ids = this.byUser.get(s.user);
-    if (ids) {
-      ids.delete(s.id);
-      if (ids.size === 0) this.byUser.delete(s.user);
-    }
-  }
+  /** `onDeliverError`: told when a subscriber broke its promise not to throw; the others still get the event. */
+  constructor(private readonly onDeliverError: (err: unknown, s: Subscriber, channel: string) => void = () => undefined) {}
 
   /** Returns true when this is the channel's first local subscriber. */
   subscribe(channel: string, s: Subscriber): boolean {
@@ -58,15 +50,15 @@ export class Hub {
     return true;
   }
 
-  /** Writes the same frame to every local subscriber of `channel`; returns how many. */
-  broadcast(channel: string, frame: Frame): number {
-    const subs = this.channels.get(channel);
+  /** Hands the same event to every local subscriber of its channel; returns how many. */
+  fanOut(event: ChannelEvent): number {
+    const subs = this.channels.get(event.channel);
     if (!subs) return 0;
     for (const s of subs.values()) {
       try {
-        s.deliver(channel, frame);
+        s.deliver(event);
       } catch (err) {
-        this.onDeliverError(err, s, channel);
+        this.onDeliverError(err, s, event.channel);
       }
     }
     return subs.size;
@@ -80,7 +72,8 @@ export class Hub {
     return this.channels.has(channel);
   }
 
-  subscribers(channel: string): number {
+  /** How many local subscribers `channel` has. */
+  numSubscribers(channel: string): number {
     return this.channels.get(channel)?.size ?? 0;
   }
 
@@ -88,26 +81,7 @@ export class Hub {
     return this.channels.keys();
   }
 
-  sessionsOf(user: string): Subscriber[] {
-    const ids = this.byUser.get(user);
-    if (!ids) return [];
-    return [...ids].map((id) => this.sessions.get(id)!).filter(Boolean);
-  }
-
-  session(id: string): Subscriber | undefined {
-    return this.sessions.get(id);
-  }
-
-  allSessions(): IterableIterator<Subscriber> {
-    return this.sessions.values();
-  }
-
-  stats(): { clients: number; users: number; channels: number; subscriptions: number } {
-    return {
-      clients: this.sessions.size,
-      users: this.byUser.size,
-      channels: this.channels.size,
-      subscriptions: this.subscriptions,
-    };
+  stats(): { channels: number; subscriptions: number } {
+    return { channels: this.channels.size, subscriptions: this.subscriptions };
   }
 }

@@ -27,8 +27,8 @@ export function createMetrics(node: HubNode, opts: { processMetrics?: boolean; c
         this.inc(read());
       },
     });
-  gauge("realtime_clients", "Connected clients on this node", () => node.hub.stats().clients);
-  gauge("realtime_users", "Distinct users connected to this node", () => node.hub.stats().users);
+  gauge("realtime_clients", "Connected clients on this node", () => node.sessions.stats().clients);
+  gauge("realtime_users", "Distinct users connected to this node", () => node.sessions.stats().users);
   gauge("realtime_channels", "Channels with local subscribers", () => node.hub.stats().channels);
   gauge("realtime_subscriptions", "Local subscriptions", () => node.hub.stats().subscriptions);
   gauge("realtime_broker_healthy", "1 while the broker connection is up", () => (node.broker.healthy() ? 1 : 0));

@@ -15,6 +15,7 @@ import {
   Disconnect,
   disconnectBadRequest,
   disconnectExpired,
+  disconnectInsufficientState,
   disconnectInvalidToken,
   disconnectNoPong,
   disconnectSlow,
@@ -28,7 +29,10 @@ import {
   toHubError,
 } from "./errors.js";
 import { ErrorCode } from "./gen/realtime/v1/types.js";
-import type { ControllableSubscriber, HubNode } from "./node.js";
+import type { ChannelEvent } from "./channel-event.js";
+import type { Subscriber } from "./hub.js";
+import type { HubNode } from "./node.js";
+import type { ClientSession } from "./sessions.js";
 import { CommandDecodeError, decodeCommand, methodOf, splitFrame } from "./transport/codec.js";
 import { Frame, publicationFrame } from "./transport/frame.js";
 import type { Transport } from "./transport/transport.js";
@@ -71,7 +75,7 @@ type Result = Omit<Reply, "id" | "error">;
  * One client connection's state machine, whatever transport carries it: connect, then
  * commands in order; pushes written through the transport; closed once.
  */
-export class Session implements ControllableSubscriber {
+export class Session implements Subscriber, ClientSession {
   readonly id = randomUUID();
   user = "";
   info: ClientInfo = { user: "", client: this.id, connInfo: Buffer.alloc(0), chanInfo: Buffer.alloc(0) };
@@ -228,7 +232,7 @@ export class Session implements ControllableSubscriber {
     if ((this.state as string) !== "new") throw errBadRequest("connection closed");
     clearTimeout(this.connectTimer);
     this.state = "connected";
-    this.node.hub.addSession(this);
+    this.node.register(this);
     return { client: this.id, version: VERSION, ping: cfg.pingIntervalSeconds, ttl, data: Buffer.alloc(0), node: this.node.id };
   }
 
@@ -260,20 +264,11 @@ export class Session implements ControllableSubscriber {
       };
       if (ns.historySize > 0) {
         if (cmd.recover) {
-          const r = await this.node.historyStore.read(channel, {
-            since: { offset: cmd.offset, epoch: cmd.epoch },
-            limit: ns.historySize,
-            ttlSeconds: ns.historyTtlSeconds,
-          });
-          const top = Number(r.position.offset);
-          const from = Number(cmd.offset);
+          const r = await this.node.recover(channel, { offset: cmd.offset, epoch: cmd.epoch });
           result.epoch = r.position.epoch;
           result.offset = r.position.offset;
-          if (cmd.epoch === r.position.epoch && from <= top) {
-            result.publications = r.publications;
-            const first = r.publications[0];
-            result.recovered = first ? Number(first.offset) === from + 1 : from === top;
-          }
+          result.publications = r.publications;
+          result.recovered = r.recovered;
         } else {
           const pos = await this.node.position(channel, ns);
           result.epoch = pos.epoch;
@@ -376,10 +371,11 @@ export class Session implements ControllableSubscriber {
     return { ttl: claims.expiresAt ? secondsLeft(claims.expiresAt) : 0 };
   }
 
-  /** Hub subscriber: a frame of `channel`. Never blocks. */
-  deliver(channel: string, frame: Frame): void {
-    const sub = this.subs.get(channel);
+  /** Hub subscriber: an event of a channel this client is in. Never blocks. */
+  deliver(event: ChannelEvent): void {
+    const sub = this.subs.get(event.channel);
     if (!sub) return;
+    const frame = event.frame;
     if (sub.pending) {
       sub.pending.push(frame);
       sub.pendingBytes += frame.json().length;
@@ -410,6 +406,11 @@ export class Session implements ControllableSubscriber {
     this.close(d);
   }
 
+  /** The node lost publications of `channel` history cannot give back: reconnect and recover. */
+  lost(_channel: string): void {
+    this.close(disconnectInsufficientState);
+  }
+
   serverUnsubscribe(channel: string): void {
     if (!this.subs.has(channel)) return;
     this.unsubscribe(channel).then(
@@ -429,7 +430,7 @@ export class Session implements ControllableSubscriber {
     clearTimeout(this.connectTimer);
     // Bookkeeping first: a transport that throws on close must not leave the session in the
     // hub or its presence behind, and callers looping over sessions (shutdown) must go on.
-    if (wasConnected) this.node.hub.removeSession(this);
+    if (wasConnected) this.node.unregister(this);
     void this.release();
     try {
       this.onClose?.();

@@ -28,7 +28,7 @@ import { validateChannel } from "../channel.js";
 import { errBadRequest, errNotAvailable, toHubError } from "../errors.js";
 import type { Subscriber } from "../hub.js";
 import type { HubNode } from "../node.js";
-import type { Frame } from "../transport/frame.js";
+import type { ChannelEvent } from "../channel-event.js";
 import { randomUUID } from "node:crypto";
 import { checkIdempotencyKey } from "../idempotency/idempotency-store.js";
 import { MAX_CHANNELS_PATTERN_LENGTH } from "../channels-query.js";
@@ -112,16 +112,15 @@ export class ServerApi {
     }
     const listener: Subscriber = {
       id: "backend-" + randomUUID(),
-      user: "",
-      deliver(channel: string, frame: Frame) {
-        const push = frame.reply.push;
-        if (!push) return;
-        if (push.pub) {
-          if (req.clientPublicationsOnly && !push.pub.info) return;
-          send({ channel, publication: push.pub });
-        } else if (req.joinLeave && push.join) send({ channel, join: push.join });
-        else if (req.joinLeave && push.leave) send({ channel, leave: push.leave });
+      deliver({ channel, publication, join, leave }: ChannelEvent) {
+        if (publication) {
+          if (req.clientPublicationsOnly && !publication.info) return;
+          send({ channel, publication });
+        } else if (req.joinLeave && join) send({ channel, join: { info: join } });
+        else if (req.joinLeave && leave) send({ channel, leave: { info: leave } });
       },
+      // A backend stream has no position to recover from: it reads History when it must.
+      lost() {},
     };
     const done: string[] = [];
     try {

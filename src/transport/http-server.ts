@@ -197,13 +197,6 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
   }, 5000);
   reaper.unref();
 
-  // Pings, pong timeouts and token expiry for every connected session.
-  const ticker = setInterval(() => {
-    const now = Date.now();
-    for (const s of node.hub.allSessions()) if (s instanceof Session) s.tick(now);
-  }, config.pingIntervalSeconds * 1000);
-  ticker.unref();
-
   server.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/connection/websocket" || closing) {
@@ -240,7 +233,6 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
         if (closing) return resolve();
         closing = true;
         clearInterval(reaper);
-        clearInterval(ticker);
         ws.shutdown(disconnectShutdown);
         // SSE streams and long polls end with their disconnect push during the window; their
         // keep-alive connections go idle only then and would otherwise hold it open to the end.

@@ -90,7 +90,7 @@ describe.runIf(canRunBrowser("browser e2e (demo chat)"))("demo chat in a real br
     // 3013 force-reconnect; the old connection leaves the channel at once, so whatever is
     // published now reaches carol only through recovery.
     hub.node.disconnectUser({ user: "", client: before!, code: 3013, reason: "test" });
-    expect(hub.node.hub.subscribers("chat:recover")).toBe(0);
+    expect(hub.node.hub.numSubscribers("chat:recover")).toBe(0);
     await serverPublish("chat:recover", { name: "server", text: "while you were away" });
     await waitForMessage(carol, "server: while you were away", 15_000);
     await carol.waitForSelector("#state.connected");

@@ -210,7 +210,7 @@ describe("WebSocket edge", () => {
           expect(Buffer.byteLength(c.closeReason)).toBeLessThanOrEqual(123);
           expect(c.closeReason.length).toBeGreaterThan(0);
           expect(reason.startsWith(c.closeReason)).toBe(true);
-          expect(hub.node.hub.session(client)).toBeUndefined();
+          expect(hub.node.sessions.get(client)).toBeUndefined();
         },
         { closes: true },
       );
@@ -224,7 +224,7 @@ describe("WebSocket edge", () => {
           hub.node.disconnectUser({ user: "", client, code: 5, reason: "odd code" });
           expect((await c.waitFor((m) => m.push?.disconnect)).push.disconnect).toMatchObject({ code: 5, reason: "odd code" });
           expect(await c.waitClosed(1000)).toBe(1006);
-          expect(hub.node.hub.session(client)).toBeUndefined();
+          expect(hub.node.sessions.get(client)).toBeUndefined();
         },
         { closes: true },
       );
@@ -299,8 +299,8 @@ describe("WebSocket edge", () => {
 /** Waits until `count` local connections are subscribed to `channel`. */
 async function waitForSubscribers(channel: string, count: number, h = hub): Promise<void> {
   const end = Date.now() + 5000;
-  while (h.node.hub.subscribers(channel) < count) {
-    if (Date.now() > end) throw new Error(`${channel}: ${h.node.hub.subscribers(channel)} of ${count} subscribers`);
+  while (h.node.hub.numSubscribers(channel) < count) {
+    if (Date.now() > end) throw new Error(`${channel}: ${h.node.hub.numSubscribers(channel)} of ${count} subscribers`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

@@ -24,7 +24,7 @@ afterEach(async () => {
 
 function recorder(id: string) {
   const got: any[] = [];
-  const s: Subscriber = { id, user: "", deliver: (channel, frame) => got.push({ channel, ...JSON.parse(frame.json().toString()) }) };
+  const s: Subscriber = { id, deliver: (e) => void got.push({ channel: e.channel, ...JSON.parse(e.frame.json().toString()) }), lost: () => undefined };
   return { s, got };
 }
 
@@ -56,8 +56,8 @@ describe("node data path", () => {
     const node = await createTestNode();
     nodes.push(node);
     const got: string[] = [];
-    const ok = (id: string): Subscriber => ({ id, user: "", deliver: () => void got.push(id) });
-    const bad: Subscriber = { id: "bad", user: "", deliver: () => { throw new Error("broken subscriber"); } };
+    const ok = (id: string): Subscriber => ({ id, deliver: () => void got.push(id), lost: () => undefined });
+    const bad: Subscriber = { id: "bad", deliver: () => { throw new Error("broken subscriber"); }, lost: () => undefined };
     for (const s of [ok("a"), bad, ok("b")]) await node.subscribe("iso", s);
     const pos = await node.publish("iso", Buffer.from("{}"));
     expect(pos.offset).toBe("1");
@@ -68,7 +68,7 @@ describe("node data path", () => {
     const n = await createTestNode();
     nodes.push(n);
     const frames: Frame[] = [];
-    for (const id of ["s1", "s2", "s3"]) await n.subscribe("once", { id, user: "", deliver: (_c, f) => frames.push(f) });
+    for (const id of ["s1", "s2", "s3"]) await n.subscribe("once", { id, deliver: (e) => void frames.push(e.frame), lost: () => undefined });
     await n.publish("once", Buffer.from('{"a":1}'));
     expect(frames).toHaveLength(3);
     const bytes = frames.map((f) => f.json());
@@ -187,7 +187,7 @@ describe("node data path", () => {
       for (const id of ids) ns.push(await createTestNode({ nodeId: id }, bus));
       nodes.push(...ns);
       // A node's first announcement reaches only the nodes started before it: announce again.
-      for (const n of ns) (n as any).announce();
+      for (const n of ns) (n as any).cluster.announce();
       await eventually(() => {
         for (const n of ns) expect(n.clusterInfo().map((i) => i.id)).toEqual([...ids].sort());
       });
@@ -197,7 +197,7 @@ describe("node data path", () => {
       const answers = () => tap.filter((e) => e.control?.channelsAnswer).map((e) => ({ origin: e.origin, ...e.control!.channelsAnswer! }));
       return { bus, tap, ns, sub, answers };
     }
-    const pendingOf = (n: HubNode) => (n as any).channelsQueries.size as number;
+    const pendingOf = (n: HubNode) => (n as any).cluster.queries.size as number;
 
     it("lists every node's channels with their subscribers summed, without waiting for the deadline", async () => {
       const { ns, sub, answers } = await cluster(["a", "b", "c"]);
@@ -374,11 +374,12 @@ describe("node data path", () => {
         pubs.push(pub);
       }
       const r = recorder("r");
-      const disconnects: number[] = [];
-      await node.subscribe(channel, Object.assign(r.s, { disconnect: (d: { code: number }) => disconnects.push(d.code), serverUnsubscribe() {} }));
+      /** The channels the subscriber was told it lost (a session then closes with 3010). */
+      const lost: string[] = [];
+      await node.subscribe(channel, Object.assign(r.s, { lost: (c: string) => void lost.push(c) }));
       node.notePosition(channel, { epoch: pubs[0]!.epoch, offset: "0" });
       const offsets = () => r.got.map((f) => Number(f.push.pub.offset));
-      return { node, pubs, offsets, disconnects };
+      return { node, pubs, offsets, lost };
     }
 
     it("puts publications a broker reordered back in order, and drops duplicates", async () => {
@@ -394,7 +395,7 @@ describe("node data path", () => {
     });
 
     it("fills a gap that stays open from history, in order", async () => {
-      const { node, pubs, offsets, disconnects } = await stored("ord:2", 4);
+      const { node, pubs, offsets, lost } = await stored("ord:2", 4);
       node.deliverPublication("ord:2", pubs[0]!);
       node.deliverPublication("ord:2", pubs[3]!); // 2 and 3 never come through the broker
       expect(offsets()).toEqual([1]);
@@ -402,21 +403,21 @@ describe("node data path", () => {
       expect(offsets()).toEqual([1]);
       await eventually(() => expect(offsets()).toEqual([1, 2, 3, 4]));
       expect(node.counters.recoveredAfterReconnect).toBe(2);
-      expect(disconnects).toEqual([]);
+      expect(lost).toEqual([]);
     });
 
     it("tells subscribers to recover when history cannot fill the gap", async () => {
-      const { node, pubs, offsets, disconnects } = await stored("ord:3", 2);
+      const { node, pubs, offsets, lost } = await stored("ord:3", 2);
       node.deliverPublication("ord:3", pubs[0]!);
       // Offset 4 of this epoch: 3 is in no history (trimmed, or the store lost it).
       node.deliverPublication("ord:3", { ...pubs[1]!, offset: "4" });
-      await eventually(() => expect(disconnects).toEqual([3010]));
+      await eventually(() => expect(lost).toEqual(["ord:3"]));
       expect(offsets()).toEqual([1, 2]);
       expect(node.counters.gapsLost).toBe(1);
     });
 
     it("does not mistake publications delivered while it reads the gap for a loss", async () => {
-      const { node, pubs, offsets, disconnects } = await stored("ord:5", 4);
+      const { node, pubs, offsets, lost } = await stored("ord:5", 4);
       const read = node.historyStore.read.bind(node.historyStore);
       let reading!: () => void;
       const started = new Promise<void>((r) => (reading = r));
@@ -434,7 +435,7 @@ describe("node data path", () => {
       node.deliverPublication("ord:5", pubs[3]!);
       await eventually(() => expect(offsets()).toEqual([1, 2, 3, 4]));
       await new Promise((res) => setTimeout(res, 100));
-      expect(disconnects).toEqual([]);
+      expect(lost).toEqual([]);
       expect(offsets()).toEqual([1, 2, 3, 4]);
     });
 

@@ -5,7 +5,8 @@ import { signToken } from "../../src/auth/jwt.js";
 import { defaultNamespace } from "../../src/config.js";
 import { createTestNode, createTestSession } from "../helpers/node.js";
 import { eventually } from "../helpers/fake-transport.js";
-import { Frame, publicationFrame } from "../../src/transport/frame.js";
+import { Frame } from "../../src/transport/frame.js";
+import { ChannelEvent } from "../../src/channel-event.js";
 
 let node: HubNode;
 
@@ -235,11 +236,11 @@ describe("session", () => {
     await eventually(() => expect(a.transport.reply(2).subscribe.offset).toBe("2"));
     const { publications: [p1, p2] } = await node.history("dup:1", { limit: 10 });
     // Delivered late by the node (a gap fill racing this subscribe): the client has them.
-    a.session.deliver("dup:1", publicationFrame("dup:1", p1!));
-    a.session.deliver("dup:1", publicationFrame("dup:1", p2!));
+    a.session.deliver(ChannelEvent.publication("dup:1", p1!));
+    a.session.deliver(ChannelEvent.publication("dup:1", p2!));
     await node.publish("dup:1", Buffer.from("3"));
     await eventually(() => expect(a.transport.pushes("pub")).toHaveLength(1));
-    a.session.deliver("dup:1", publicationFrame("dup:1", { ...p2!, offset: "3" }));
+    a.session.deliver(ChannelEvent.publication("dup:1", { ...p2!, offset: "3" }));
     await new Promise((r) => setTimeout(r, 20));
     expect(a.transport.pushes("pub").map((p: any) => p.pub.offset)).toEqual(["3"]);
   });
@@ -274,7 +275,7 @@ describe("session", () => {
     a.session.close(new (await import("../../src/errors.js")).Disconnect(3000, "bye"));
     await new Promise((r) => setTimeout(r, 80));
     expect(await node.presence("racy")).toEqual({});
-    expect(node.hub.subscribers("racy")).toBe(0);
+    expect(node.hub.numSubscribers("racy")).toBe(0);
   });
 
   it("a transport that throws on close still leaves no session, subscription or presence behind", async () => {
@@ -286,8 +287,8 @@ describe("session", () => {
     const bye = new (await import("../../src/errors.js")).Disconnect(3000, "bye");
     expect(() => a.session.close(bye)).not.toThrow();
     expect(a.transport.closedWith?.code).toBe(3000);
-    expect(node.hub.session(a.session.id)).toBeUndefined();
-    await eventually(async () => expect(node.hub.subscribers("boom")).toBe(0));
+    expect(node.sessions.get(a.session.id)).toBeUndefined();
+    await eventually(async () => expect(node.hub.numSubscribers("boom")).toBe(0));
     await eventually(async () => expect(Object.keys(await node.presence("boom"))).toEqual([]));
   });
 
@@ -298,7 +299,7 @@ describe("session", () => {
     await eventually(() => a.transport.reply(2));
     expect(Object.keys(await node.presence("gone"))).toEqual([a.session.id]);
     a.session.close(new (await import("../../src/errors.js")).Disconnect(3000, "bye"));
-    await eventually(async () => expect(node.hub.subscribers("gone")).toBe(0));
+    await eventually(async () => expect(node.hub.numSubscribers("gone")).toBe(0));
     await eventually(async () => expect(Object.keys(await node.presence("gone"))).toEqual([]));
   });
 
@@ -313,7 +314,7 @@ describe("session", () => {
       spy.mockRestore();
     }
     expect(a.session.channels).toEqual([]);
-    await eventually(() => expect(node.hub.subscribers("enc")).toBe(0));
+    await eventually(() => expect(node.hub.numSubscribers("enc")).toBe(0));
     // Not half-subscribed: subscribing again works (it answered 105 "already subscribed" before).
     a.send({ id: 3, subscribe: { channel: "enc" } });
     await eventually(() => expect(a.transport.reply(3).subscribe).toBeDefined());
@@ -332,7 +333,7 @@ describe("session", () => {
     }
     expect(a.transport.frames.at(-1)).toMatchObject({ id: 1, error: { code: 100 } });
     expect(a.session.channels).toEqual([]);
-    expect(node.hub.subscribers("sse-enc")).toBe(0);
+    expect(node.hub.numSubscribers("sse-enc")).toBe(0);
   });
 
   it("what arrives while a subscribe waits for history is bounded like the client's queue", async () => {
@@ -347,11 +348,11 @@ describe("session", () => {
     node = await createTestNode({ clientQueueMaxBytes: 64 * 1024 }, undefined, { history });
     const a = await connected(node);
     a.send({ id: 2, subscribe: { channel: "slow", recover: true, epoch: "", offset: "0" } });
-    await eventually(() => expect(node.hub.subscribers("slow")).toBe(1));
+    await eventually(() => expect(node.hub.numSubscribers("slow")).toBe(1));
     const data = Buffer.from(JSON.stringify({ pad: "x".repeat(4096) }));
     for (let i = 0; i < 40 && !a.transport.closedWith; i++) await node.publish("slow", data);
     release();
     expect(a.transport.closedWith?.code).toBe(3008);
-    await eventually(() => expect(node.hub.subscribers("slow")).toBe(0));
+    await eventually(() => expect(node.hub.numSubscribers("slow")).toBe(0));
   });
 });
