@@ -1,16 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { TokenVerifier } from "./auth/jwt.js";
-import type { NamespaceOptions } from "./config.js";
-import type {
-  Command,
-  ConnectCommand,
-  ConnectResult,
-  HistoryCommand,
-  Reply,
-  SubscribeCommand,
-  SubscribeResult,
-} from "./gen/realtime/v1/client.js";
-import type { ClientInfo } from "./gen/realtime/v1/types.js";
+import type { ChannelEvent } from "./channel-event.js";
 import {
   Disconnect,
   disconnectBadRequest,
@@ -19,22 +9,22 @@ import {
   disconnectInvalidToken,
   disconnectNoPong,
   disconnectSlow,
-  errAlreadySubscribed,
   errBadRequest,
-  errLimitExceeded,
   errMethodNotFound,
-  errNotSubscribed,
-  errPermissionDenied,
   errUnauthorized,
   toHubError,
 } from "./errors.js";
+import type { Command, ConnectCommand, ConnectResult, Reply, SubscribeCommand } from "./gen/realtime/v1/client.js";
+import type { ClientInfo } from "./gen/realtime/v1/types.js";
 import { ErrorCode } from "./gen/realtime/v1/types.js";
-import type { ChannelEvent } from "./channel-event.js";
 import type { Subscriber } from "./hub.js";
 import type { HubNode } from "./node.js";
+import * as commands from "./session-commands.js";
+import type { CommandContext } from "./session-commands.js";
+import { SessionSubscriptions } from "./session-subscriptions.js";
 import type { ClientSession } from "./sessions.js";
 import { CommandDecodeError, decodeCommand, methodOf, splitFrame } from "./transport/codec.js";
-import { Frame, publicationFrame } from "./transport/frame.js";
+import { Frame } from "./transport/frame.js";
 import type { Transport } from "./transport/transport.js";
 import { VERSION } from "./version.js";
 
@@ -44,43 +34,18 @@ export const UNSUBSCRIBE_CODE_SERVER = 2000;
 export const MAX_PENDING_COMMANDS = 512;
 const PING_FRAME = new Frame({ id: 0, error: undefined });
 
-interface Subscription {
-  ns: NamespaceOptions;
-  info: ClientInfo;
-  /** Frames that arrived while subscribing; flushed after the subscribe reply. */
-  pending: Frame[] | null;
-  /** Their encoded size: bounded like the client's queue, so a stalled subscribe cannot pin memory. */
-  pendingBytes: number;
-  /**
-   * Stream position this client has: the subscribe reply's, then each publication's. A
-   * publication at or below it is a duplicate (buffered while subscribing, or recovered in
-   * the reply and then delivered live) and is not sent.
-   */
-  epoch: string;
-  offset: number;
-}
-
-/** Moves `sub` to the frame's stream position; false when the client has that publication already. */
-function advance(sub: Subscription, frame: Frame): boolean {
-  if (frame.offset === 0) return true;
-  if (frame.epoch === sub.epoch && frame.offset <= sub.offset) return false;
-  sub.epoch = frame.epoch;
-  sub.offset = frame.offset;
-  return true;
-}
-
 type Result = Omit<Reply, "id" | "error">;
 
 /**
  * One client connection's state machine, whatever transport carries it: connect, then
  * commands in order; pushes written through the transport; closed once.
  */
-export class Session implements Subscriber, ClientSession {
+export class Session implements Subscriber, ClientSession, CommandContext {
   readonly id = randomUUID();
   user = "";
   info: ClientInfo = { user: "", client: this.id, connInfo: Buffer.alloc(0), chanInfo: Buffer.alloc(0) };
   private state: "new" | "connected" | "closed" = "new";
-  private readonly subs = new Map<string, Subscription>();
+  readonly subscriptions: SessionSubscriptions;
   private chain: Promise<void> = Promise.resolve();
   private pendingCommands = 0;
   private lastSeen = Date.now();
@@ -88,12 +53,13 @@ export class Session implements Subscriber, ClientSession {
   private readonly connectTimer: NodeJS.Timeout;
 
   constructor(
-    private readonly node: HubNode,
+    readonly node: HubNode,
     readonly transport: Transport,
-    private readonly verifier: TokenVerifier,
+    readonly verifier: TokenVerifier,
     /** Called once when the session closes (the edge counts connections with it). */
     private readonly onClose?: () => void,
   ) {
+    this.subscriptions = new SessionSubscriptions(this, node, verifier);
     // A connection that never connects must not hold resources forever.
     this.connectTimer = setTimeout(
       () => this.state === "new" && this.close(disconnectBadRequest("connect timeout")),
@@ -111,7 +77,11 @@ export class Session implements Subscriber, ClientSession {
   }
 
   get channels(): string[] {
-    return [...this.subs.keys()];
+    return this.subscriptions.channels;
+  }
+
+  setExpiry(expiresAtMs: number): void {
+    this.expiresAt = expiresAtMs;
   }
 
   /** One WebSocket text frame: one or more JSON commands, newline-separated. */
@@ -165,31 +135,29 @@ export class Session implements Subscriber, ClientSession {
           break;
         case "subscribe": {
           const channel = cmd.subscribe!.channel;
-          result = { subscribe: await this.subscribe(cmd.subscribe!) };
+          result = { subscribe: await this.subscriptions.subscribe(cmd.subscribe!) };
           subscribed = channel;
-          after = () => this.flushPending(channel);
+          after = () => this.subscriptions.flush(channel);
           break;
         }
         case "unsubscribe":
-          await this.unsubscribe(cmd.unsubscribe!.channel);
+          await this.subscriptions.unsubscribe(cmd.unsubscribe!.channel);
           result = { unsubscribe: {} };
           break;
         case "publish":
-          result = { publish: await this.publish(cmd.publish!.channel, cmd.publish!.data) };
+          result = { publish: await commands.publish(this, cmd.publish!.channel, cmd.publish!.data) };
           break;
         case "presence":
-          this.checkReadable(cmd.presence!.channel);
-          result = { presence: { presence: await this.node.presence(cmd.presence!.channel) } };
+          result = { presence: await commands.presence(this, cmd.presence!.channel) };
           break;
         case "presenceStats":
-          this.checkReadable(cmd.presenceStats!.channel);
-          result = { presenceStats: await this.node.presenceStats(cmd.presenceStats!.channel) };
+          result = { presenceStats: await commands.presenceStats(this, cmd.presenceStats!.channel) };
           break;
         case "history":
-          result = { history: await this.history(cmd.history!) };
+          result = { history: await commands.history(this, cmd.history!) };
           break;
         case "refresh":
-          result = { refresh: await this.refresh(cmd.refresh!.token) };
+          result = { refresh: await commands.refresh(this, cmd.refresh!.token) };
           break;
         case "ping":
           result = { ping: {} };
@@ -205,7 +173,7 @@ export class Session implements Subscriber, ClientSession {
       this.write(reply);
       after?.();
     } catch (err) {
-      if (subscribed !== undefined) await this.dropSubscription(subscribed);
+      if (subscribed !== undefined) await this.subscriptions.drop(subscribed);
       const e = toHubError(err);
       if (e.code === ErrorCode.ERROR_CODE_INTERNAL) this.node.log.error({ err, client: this.id }, "command failed");
       this.write(new Frame({ id: cmd.id, error: e.toWire() }));
@@ -224,7 +192,7 @@ export class Session implements Subscriber, ClientSession {
       this.info = { ...this.info, user: claims.user, connInfo: claims.connInfo };
       if (claims.expiresAt) {
         this.expiresAt = claims.expiresAt * 1000;
-        ttl = secondsLeft(claims.expiresAt);
+        ttl = commands.secondsLeft(claims.expiresAt);
       }
     } else if (!cfg.allowAnonymous) {
       throw errUnauthorized("token required");
@@ -236,151 +204,14 @@ export class Session implements Subscriber, ClientSession {
     return { client: this.id, version: VERSION, ping: cfg.pingIntervalSeconds, ttl, data: Buffer.alloc(0), node: this.node.id };
   }
 
-  async subscribe(cmd: SubscribeCommand): Promise<SubscribeResult> {
-    const channel = cmd.channel;
-    const ns = this.node.options(channel);
-    if (this.subs.has(channel)) throw errAlreadySubscribed(channel);
-    if (this.subs.size >= this.node.config.maxChannelsPerClient)
-      throw errLimitExceeded(`at most ${this.node.config.maxChannelsPerClient} channels per connection`);
-    let info = this.info;
-    if (ns.private) {
-      if (!cmd.token) throw errPermissionDenied(`${JSON.stringify(channel)} is private: a subscription token is required`);
-      const claims = await this.verifier.verifySubscribe(cmd.token, this.user, channel);
-      info = { ...this.info, chanInfo: claims.chanInfo };
-    }
-    const sub: Subscription = { ns, info, pending: [], pendingBytes: 0, epoch: "", offset: 0 };
-    this.subs.set(channel, sub);
-    try {
-      // Register before reading history so nothing published meanwhile is missed; what
-      // arrives meanwhile waits in `pending` and duplicates of the reply are dropped.
-      await this.node.subscribe(channel, this);
-      const result: SubscribeResult = {
-        recoverable: ns.historySize > 0,
-        epoch: "",
-        offset: "0",
-        recovered: false,
-        publications: [],
-        wasRecovering: cmd.recover,
-      };
-      if (ns.historySize > 0) {
-        if (cmd.recover) {
-          const r = await this.node.recover(channel, { offset: cmd.offset, epoch: cmd.epoch });
-          result.epoch = r.position.epoch;
-          result.offset = r.position.offset;
-          result.publications = r.publications;
-          result.recovered = r.recovered;
-        } else {
-          const pos = await this.node.position(channel, ns);
-          result.epoch = pos.epoch;
-          result.offset = pos.offset;
-        }
-      }
-      sub.epoch = result.epoch;
-      sub.offset = Number(result.offset);
-      this.node.notePosition(channel, { epoch: result.epoch, offset: result.offset });
-      await this.node.join(channel, info, ns);
-      if (this.closed) {
-        // Closed while joining: release() ran before the join landed, so undo it here or the
-        // presence entry would be refreshed forever.
-        await this.node.leave(channel, info, ns);
-        throw errBadRequest("connection closed");
-      }
-      return result;
-    } catch (err) {
-      if (this.subs.get(channel) === sub) this.subs.delete(channel);
-      await this.node.unsubscribe(channel, this);
-      throw err;
-    }
-  }
-
-  /**
-   * Receive-only transports (SSE, long-poll) subscribe on the client's behalf: the reply is
-   * numbered `id` (the channel's place in the request), recovered publications follow as
-   * pushes (so SSE ids advance), then whatever arrived meanwhile. Errors become error replies.
-   */
-  async subscribeAndStream(id: number, cmd: SubscribeCommand): Promise<void> {
-    let subscribed = false;
-    try {
-      const result = await this.subscribe(cmd);
-      subscribed = true;
-      const frames = [
-        new Frame({ id, error: undefined, subscribe: { ...result, publications: [] } }),
-        ...result.publications.map((pub) => publicationFrame(cmd.channel, pub)),
-      ];
-      // All encoded before any is written: on failure the client gets an error, not half a stream.
-      for (const f of frames) f.json();
-      for (const f of frames) this.write(f);
-      this.flushPending(cmd.channel);
-    } catch (err) {
-      if (subscribed) await this.dropSubscription(cmd.channel);
-      const e = toHubError(err);
-      if (e.code === ErrorCode.ERROR_CODE_INTERNAL) this.node.log.error({ err, client: this.id }, "subscribe failed");
-      this.write(new Frame({ id, error: e.toWire() }));
-    }
-  }
-
-  /** Undoes a subscription whose reply could not be sent, so subscribing again works. */
-  private async dropSubscription(channel: string): Promise<void> {
-    if (!this.subs.has(channel)) return;
-    await this.unsubscribe(channel).catch((err: unknown) =>
-      this.node.log.warn({ err, channel, client: this.id }, "undoing a failed subscribe failed"),
-    );
-  }
-
-  private flushPending(channel: string): void {
-    const sub = this.subs.get(channel);
-    if (!sub?.pending) return;
-    const frames = sub.pending;
-    sub.pending = null;
-    for (const f of frames) if (advance(sub, f)) this.write(f);
-  }
-
-  async unsubscribe(channel: string): Promise<void> {
-    const sub = this.subs.get(channel);
-    if (!sub) throw errNotSubscribed(channel);
-    this.subs.delete(channel);
-    await this.node.unsubscribe(channel, this);
-    await this.node.leave(channel, sub.info, sub.ns);
-  }
-
-  private async publish(channel: string, data: Buffer) {
-    const ns = this.node.options(channel);
-    if (!ns.allowPublish) throw errPermissionDenied(`clients may not publish into ${JSON.stringify(channel)}`);
-    if (ns.private && !this.subs.has(channel)) throw errPermissionDenied("subscribe to a private channel before publishing");
-    if (data.length === 0) throw errBadRequest("data is required");
-    return this.node.publish(channel, data, { info: this.subs.get(channel)?.info ?? this.info });
-  }
-
-  private checkReadable(channel: string): NamespaceOptions {
-    const ns = this.node.options(channel);
-    if (ns.private && !this.subs.has(channel)) throw errPermissionDenied(`subscribe to ${JSON.stringify(channel)} first`);
-    return ns;
-  }
-
-  private async history(cmd: HistoryCommand) {
-    const ns = this.checkReadable(cmd.channel);
-    const limit = Math.min(Math.max(cmd.limit, 0), ns.historySize);
-    const r = await this.node.history(cmd.channel, { since: cmd.since, limit, reverse: cmd.reverse });
-    return { publications: r.publications, epoch: r.position.epoch, offset: r.position.offset };
-  }
-
-  private async refresh(token: string) {
-    const claims = await this.verifier.verifyConnect(token);
-    if (claims.user !== this.user) throw errPermissionDenied("token is for another user");
-    this.expiresAt = claims.expiresAt * 1000;
-    return { ttl: claims.expiresAt ? secondsLeft(claims.expiresAt) : 0 };
+  /** Receive-only transports (SSE, long-poll) subscribe on the client's behalf (see SessionSubscriptions). */
+  subscribeAndStream(id: number, cmd: SubscribeCommand): Promise<void> {
+    return this.subscriptions.subscribeAndStream(id, cmd);
   }
 
   /** Hub subscriber: an event of a channel this client is in. Never blocks. */
   deliver(event: ChannelEvent): void {
-    const sub = this.subs.get(event.channel);
-    if (!sub) return;
-    const frame = event.frame;
-    if (sub.pending) {
-      sub.pending.push(frame);
-      sub.pendingBytes += frame.json().length;
-      if (sub.pendingBytes > this.node.config.clientQueueMaxBytes) this.close(disconnectSlow);
-    } else if (advance(sub, frame)) this.write(frame);
+    this.subscriptions.deliver(event);
   }
 
   /** Writes a frame unless the client has fallen too far behind, which closes it instead. */
@@ -412,8 +243,8 @@ export class Session implements Subscriber, ClientSession {
   }
 
   serverUnsubscribe(channel: string): void {
-    if (!this.subs.has(channel)) return;
-    this.unsubscribe(channel).then(
+    if (!this.subscriptions.has(channel)) return;
+    this.subscriptions.unsubscribe(channel).then(
       () =>
         this.write(
           new Frame({ id: 0, error: undefined, push: { channel, unsubscribe: { code: UNSUBSCRIBE_CODE_SERVER, reason: "unsubscribed by the server" } } }),
@@ -431,7 +262,7 @@ export class Session implements Subscriber, ClientSession {
     // Bookkeeping first: a transport that throws on close must not leave the session in the
     // hub or its presence behind, and callers looping over sessions (shutdown) must go on.
     if (wasConnected) this.node.unregister(this);
-    void this.release();
+    void this.subscriptions.releaseAll();
     try {
       this.onClose?.();
     } catch (err) {
@@ -443,26 +274,4 @@ export class Session implements Subscriber, ClientSession {
       this.node.log.error({ err, client: this.id, transport: this.transport.name }, "closing the transport failed");
     }
   }
-
-  private async release(): Promise<void> {
-    const subs = [...this.subs];
-    this.subs.clear();
-    for (const [channel, sub] of subs) {
-      try {
-        await this.node.unsubscribe(channel, this);
-        await this.node.leave(channel, sub.info, sub.ns);
-      } catch (err) {
-        this.node.log.warn({ err, channel, client: this.id }, "cleanup after disconnect failed");
-      }
-    }
-  }
-}
-
-/**
- * Whole seconds a token has left, rounded down: JWT `exp` has one-second resolution, so
- * rounding the current time down instead would tell the client up to a second more than it
- * has, and a refresh planned from it could come after the hub closed the connection.
- */
-function secondsLeft(expiresAt: number): number {
-  return Math.max(1, Math.floor(expiresAt - Date.now() / 1000));
 }
