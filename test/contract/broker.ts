@@ -1,20 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Broker } from "../../src/broker/broker.js";
 import type { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
+import { until } from "../helpers/until.js";
 
 const env = (origin: string, channel: string, n: number): BrokerEnvelope => ({
   origin,
   channel,
   publication: { data: Buffer.from(String(n)), offset: "0", epoch: "", tags: {}, info: undefined, time: "0" },
 });
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /**
  * The Broker contract; run against every implementation. `create` returns a started-able

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import type { AddressInfo } from "node:net";
 import { RealtimeClient, type ClientOptions, type Publication, type SubscribedContext } from "../../clients/js/src/index.js";
+import { until } from "../helpers/until.js";
 
 /**
  * The browser client against a scripted fake hub (Node, `ws` standing in for the browser's
@@ -61,14 +62,6 @@ class FakeHub {
   close(): Promise<void> {
     for (const c of this.conns) c.ws.terminate();
     return new Promise((r) => this.wss.close(() => r()));
-  }
-}
-
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms: ${cond.toString()}`);
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

@@ -38,16 +38,3 @@ export class FakeTransport implements Transport {
     return this.frames.filter((f) => f.push && (!kind || f.push[kind])).map((f) => f.push);
   }
 }
-
-/** Waits until `fn` stops throwing (for async command handling); fails after `ms`. */
-export async function eventually<T>(fn: () => T, ms = 2000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return fn();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-}

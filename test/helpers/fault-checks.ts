@@ -1,16 +1,5 @@
 import { hubApi, type HubProcess } from "./cluster.js";
 
-/** Polls `fn` every 100 ms until it yields something truthy; fails naming `what` after `ms`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** The broker health this node reports in its own entry of Info (which lists the whole cluster). */
 export const brokerHealthy = async (h: HubProcess): Promise<boolean> =>
   (await hubApi(h, "info", {})).nodes.find((n: { id: string }) => n.id === h.id)?.brokerHealthy === true;

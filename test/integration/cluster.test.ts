@@ -4,6 +4,7 @@ import { startKafkaMock, startNatsServer, startRedisServer, rabbitMqVhost } from
 import { TestWsClient } from "../helpers/ws-client.js";
 import { tapKafka, tapNats, tapRabbitMq, tapRedis, type BrokerTap } from "../helpers/broker-taps.js";
 import { signToken } from "../../src/auth/jwt.js";
+import { until } from "../helpers/until.js";
 
 /** Every node verifies the same connection tokens (anonymous connections stay allowed: --dev). */
 const SECRET = "cluster-secret";
@@ -70,14 +71,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long a count must stay put to count as settled: a loop would re-publish within it. */
 const QUIET_MS = 1500;
-
-async function until(cond: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function waitHealthy(h: HubProcess, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
@@ -162,7 +155,7 @@ for (const [name, setup] of Object.entries(brokers)) {
       for (const n of nodes) brokerPublished += await metric(n, "realtime_broker_published_total");
       expect(brokerPublished).toBe(total);
       // Info lists the whole cluster.
-      await until(async () => (await hubApi(nodes[0]!, "info", {})).nodes.length === 3);
+      await until(async () => (await hubApi(nodes[0]!, "info", {})).nodes.length === 3, 15_000);
     }, 60_000);
 
     it("Unsubscribe and Disconnect through one node reach the user's connections on the others", async () => {
@@ -189,7 +182,7 @@ for (const [name, setup] of Object.entries(brokers)) {
     it("Channels on one node lists the channels of every node, with their subscribers summed", async () => {
       const [one, two] = [`chan:${name}:1`, `chan:${name}:2`];
       // Node a waits for the peers it has heard announce themselves (every 5 s).
-      await until(async () => (await hubApi(nodes[0]!, "info", {})).nodes.length === 3);
+      await until(async () => (await hubApi(nodes[0]!, "info", {})).nodes.length === 3, 15_000);
       const where = [nodes[0]!, nodes[1]!, nodes[1]!, nodes[2]!];
       const clients = await Promise.all(where.map((n) => TestWsClient.connect(n.wsUrl)));
       const channels = [one, one, two, two];

@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 import { clientAborted } from "../../src/transport/http-api.js";
+import { until } from "../helpers/until.js";
 
 /** A second loopback address (Linux answers all of 127/8): a client from "another IP". */
 const OTHER_IP = "127.0.0.2";
@@ -22,14 +23,6 @@ const otherIpUsable = await new Promise<boolean>((resolve) => {
 const portOf = (h: TestHub) => Number(new URL(h.httpUrl).port);
 
 /** Resolves once `cond` holds, polling; fails after `ms` (generous: the machine may be loaded). */
-async function eventually(cond: () => boolean | Promise<boolean>, ms = 10_000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** A raw TCP client: sends `text`, records what comes back and when the server closes. */
 function rawClient(h: TestHub, text: string) {
   const socket = net.connect(portOf(h), "127.0.0.1");
@@ -160,7 +153,7 @@ describe("HTTP request timeouts and client aborts", () => {
     expect(sse.res.destroyed).toBe(false);
     expect((await api(hub, "publish", { channel: "stream:long", data: { still: "here" } })).status).toBe(200);
     expect((await ws.waitFor((m) => m.push?.pub)).push.pub.data).toEqual({ still: "here" });
-    await eventually(() => sseText.includes('"still":"here"'), 10_000, "the publication on the SSE stream");
+    await until(() => sseText.includes('"still":"here"'), { what: "the publication on the SSE stream" });
     const polled = await pending;
     expect(polled.status).toBe(200);
     expect(polled.body).toContain('"still":"here"');
@@ -175,7 +168,7 @@ describe("HTTP request timeouts and client aborts", () => {
     await new Promise((r) => setTimeout(r, 100));
     socket.destroy();
     await closed;
-    await eventually(() => logs.slice(before).some((l) => l.level === 20 && /went away/.test(l.msg)), 10_000, "the debug line");
+    await until(() => logs.slice(before).some((l) => l.level === 20 && /went away/.test(l.msg)), { what: "the debug line" });
     // Neither this abort nor the timeouts above are logged as errors.
     expect(logs.filter((l) => l.level >= 50)).toEqual([]);
   });
@@ -273,7 +266,7 @@ describe("connection caps", () => {
         silent.close();
         await once(silent, "close");
       }
-      await eventually(async () => (await openConnections(h)) === 0, 10_000, "no open connections");
+      await until(async () => (await openConnections(h)) === 0, { what: "no open connections" });
       // The node is full with one of each...
       const ws = await wsConnect(h);
       const sse = await get(`${h.httpUrl}/connection/sse?channel=cycle`);
@@ -285,7 +278,7 @@ describe("connection caps", () => {
       ws.close();
       sse.close();
       expect((await api(h, "disconnect", { client: poll })).status).toBe(200);
-      await eventually(async () => (await openConnections(h)) === 0, 10_000, "the slots back");
+      await until(async () => (await openConnections(h)) === 0, { what: "the slots back" });
     }
     expect(await metric(h, "realtime_connections_refused_total", 'reason="ip_limit"')).toBe(6);
   });

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { startHubProcess, hubApi, type HubProcess } from "../helpers/cluster.js";
-import { brokerHealthy, health, metric, until } from "../helpers/fault-checks.js";
+import { brokerHealthy, health, metric } from "../helpers/fault-checks.js";
+import { until } from "../helpers/until.js";
 import { startKafkaMock, startRedisServer } from "../helpers/processes.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 
@@ -28,7 +29,7 @@ describe("kafka faults", () => {
     const args = hubArgs(kafka.bootstrap, "rhk9", redis.url);
     const [a, b] = await Promise.all([startHubProcess("fk9-a", args), startHubProcess("fk9-b", args)]);
     cleanups.push(() => a.stop(), () => b.stop());
-    await until("both consumers to join", async () => (await reports(a, true)) && (await reports(b, true)), 30_000);
+    await until(async () => (await reports(a, true)) && (await reports(b, true)), { what: "both consumers to join", ms: 30_000, everyMs: 100 });
     const ch = "k:9";
     // x stays connected on a through the outage; y is on b, the node that publishes; z leaves
     // during the outage and comes back to recover.
@@ -46,13 +47,13 @@ describe("kafka faults", () => {
     // the broker publish fails (logged, counted) and the publishing node delivers locally.
     for (const n of [2, 3, 4]) expect(await hubApi(b, "publish", { channel: ch, data: { n } })).toEqual({ offset: String(n), epoch: p1.epoch });
     await y.waitFor(() => y.pubs(ch).length === 4, 5000);
-    await until("b's sends of the outage publications to fail", async () => (await metric(b, "realtime_broker_publish_failures_total")) >= failuresBefore + 3, 20_000);
-    await until("both nodes to report the broker down", async () => (await reports(a, false)) && (await reports(b, false)), 20_000);
+    await until(async () => (await metric(b, "realtime_broker_publish_failures_total")) >= failuresBefore + 3, { what: "b's sends of the outage publications to fail", ms: 20_000, everyMs: 100 });
+    await until(async () => (await reports(a, false)) && (await reports(b, false)), { what: "both nodes to report the broker down", ms: 20_000, everyMs: 100 });
     for (const h of [a, b]) expect((await fetch(`${h.httpUrl}/health`)).status).toBe(200);
     expect(x.pubs(ch).map((p) => p.data.n)).toEqual([1]);
 
     await kafka.start();
-    await until("both nodes to report the broker back", async () => (await reports(a, true)) && (await reports(b, true)), 30_000);
+    await until(async () => (await reports(a, true)) && (await reports(b, true)), { what: "both nodes to report the broker back", ms: 30_000, everyMs: 100 });
     // The restarted cluster has none of the lost sends: a fills x's gap from history on its
     // own, before anything new is published into the channel.
     await x.waitFor(() => x.pubs(ch).length === 4, 15_000);
@@ -81,7 +82,7 @@ describe("kafka faults", () => {
     const args = hubArgs(kafka.bootstrap, "rhf", redis.url);
     const [a, b] = await Promise.all([startHubProcess("fkf-a", args), startHubProcess("fkf-b", args)]);
     cleanups.push(() => a.stop(), () => b.stop());
-    await until("both consumers to join", async () => (await brokerHealthy(a)) && (await brokerHealthy(b)), 30_000);
+    await until(async () => (await brokerHealthy(a)) && (await brokerHealthy(b)), { what: "both consumers to join", ms: 30_000, everyMs: 100 });
     const x = await TestWsClient.connect(a.wsUrl);
     await x.call({ subscribe: { channel: "k:1" } });
     await hubApi(b, "publish", { channel: "k:1", data: { n: 1 } });
@@ -89,13 +90,13 @@ describe("kafka faults", () => {
 
     kafka.down(1);
     // While the broker is down, the node reports it (the consumer loses its group).
-    await until("node a to report the broker down", async () => !(await brokerHealthy(a)), 20_000);
+    await until(async () => !(await brokerHealthy(a)), { what: "node a to report the broker down", ms: 20_000, everyMs: 100 });
     // Publishes meanwhile are stored in history (Redis) and retried by the producer.
     const during = hubApi(b, "publish", { channel: "k:1", data: { n: 2 } });
     expect((await fetch(`${a.httpUrl}/health`)).status).toBe(200);
     kafka.up(1);
     await during;
-    await until("node a to report the broker back", async () => brokerHealthy(a), 30_000);
+    await until(async () => brokerHealthy(a), { what: "node a to report the broker back", ms: 30_000, everyMs: 100 });
     await hubApi(b, "publish", { channel: "k:1", data: { n: 3 } });
     await x.waitFor(() => x.pubs("k:1").length >= 3, 30_000);
     await new Promise((r) => setTimeout(r, 500));

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHubProcess, hubApi, type HubProcess } from "../helpers/cluster.js";
-import { brokerHealthy, health, metric, until } from "../helpers/fault-checks.js";
+import { brokerHealthy, health, metric } from "../helpers/fault-checks.js";
+import { until } from "../helpers/until.js";
 import { startRedisServer } from "../helpers/processes.js";
 import { rabbitMqServerMissing, startRabbitMqServer, type RabbitMqServer } from "../helpers/rabbitmq-server.js";
 import { requireTools } from "../helpers/require.js";
@@ -50,8 +51,8 @@ describe.runIf(canRun)("rabbitmq faults", () => {
     const beam = rabbit.pid!;
     await rabbit.kill9();
     expect(() => process.kill(beam, 0)).toThrow(); // the Erlang VM itself is gone
-    await until("every node to report the broker down (Info and /health)", () =>
-      allNodes(nodes, async (n) => !(await brokerHealthy(n)) && !(await health(n))), 10_000);
+    await until(() =>
+      allNodes(nodes, async (n) => !(await brokerHealthy(n)) && !(await health(n))), { what: "every node to report the broker down (Info and /health)", ms: 10_000, everyMs: 100 });
 
     // Meanwhile: history is in Redis, which is up, so a publish is stored and acknowledged with
     // its offset; the broker publish fails at once (counted) and only b's own clients get it.
@@ -69,7 +70,7 @@ describe.runIf(canRun)("rabbitmq faults", () => {
 
     await rabbit.start(); // same port, same data directory
     console.info(`private RabbitMQ node restarted in ${rabbit.lastStartMs} ms`);
-    await until("every node to reconnect (Info and /health)", () => allNodes(nodes, async (n) => (await brokerHealthy(n)) && (await health(n))), 20_000);
+    await until(() => allNodes(nodes, async (n) => (await brokerHealthy(n)) && (await health(n))), { what: "every node to reconnect (Info and /health)", ms: 20_000, everyMs: 100 });
     // a fills what it missed from history as it reconnects: 2 and 3, once each, in order, and x
     // is not told to recover (history had everything).
     await x.waitFor(() => x.pubs(ch).length === 3, 10_000);
@@ -107,7 +108,7 @@ describe.runIf(canRun)("rabbitmq faults", () => {
     await rabbit.ctl("close_all_connections", "fault test");
     // Published while the nodes reconnect: sent or not, a delivers it once, in order.
     await hubApi(b, "publish", { channel: ch, data: { n: 2 } });
-    await until("every node to reconnect", () => allNodes(nodes, brokerHealthy), 20_000);
+    await until(() => allNodes(nodes, brokerHealthy), { what: "every node to reconnect", ms: 20_000, everyMs: 100 });
     await hubApi(b, "publish", { channel: ch, data: { n: 3 } });
     await x.waitFor(() => x.pubs(ch).length >= 3, 15_000);
     await new Promise((res) => setTimeout(res, 500));

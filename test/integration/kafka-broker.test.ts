@@ -7,6 +7,7 @@ import type { PendingBound } from "../../src/broker/pending-bound.js";
 import { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
 import { defaultConfig, loadConfig, parseFlags } from "../../src/config.js";
 import { startKafkaMock } from "../helpers/processes.js";
+import { until } from "../helpers/until.js";
 
 const prefix = "rhk";
 const topics = [0, 1, 2, 3].map((i) => `${prefix}.${i}`);
@@ -60,14 +61,6 @@ const pub = (channel: string, n: number, size = 1): BrokerEnvelope => ({
   publication: { data: Buffer.alloc(size, String(n)), offset: "0", epoch: "", tags: {}, info: undefined, time: "0" },
 });
 
-async function until(cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe("Kafka producer bounds", () => {
   it("fails a publish at once when the waiting payloads would pass maxPendingBytes", async () => {
     const b = new KafkaBroker(
@@ -106,10 +99,10 @@ describe("Kafka consumer crash", () => {
     try {
       await a.start(() => undefined);
       await b.start((e) => got.push(e));
-      await until(() => a.healthy() && b.healthy());
+      await until(() => a.healthy() && b.healthy(), 20_000);
       const channel = `crash-${Math.random().toString(36).slice(2, 8)}`;
       await a.publish(pub(channel, 1));
-      await until(() => b.crashed);
+      await until(() => b.crashed, 20_000);
       await until(() => !b.healthy(), 5000);
       await until(() => b.healthy(), 30_000);
       await a.publish(pub(channel, 2));
@@ -133,7 +126,7 @@ describe("Kafka health", () => {
     try {
       await a.start(() => undefined);
       await b.start((e) => got.push(e));
-      await until(() => a.healthy() && b.healthy());
+      await until(() => a.healthy() && b.healthy(), 20_000);
       expect(reconnects).toBe(0);
       kafka.down(1);
       // The mock takes the command asynchronously: publishes may still succeed for a moment.
@@ -176,11 +169,11 @@ describe("Kafka broker killed and restarted empty", () => {
     try {
       await a.start(() => undefined);
       await b.start((e) => e.channel === channel && got.push(e.publication!.data.toString()));
-      await until(() => a.healthy() && b.healthy());
+      await until(() => a.healthy() && b.healthy(), 20_000);
       // Offsets in every partition, so b's consumer positions are past what the new cluster has.
       for (let i = 0; i < 20; i++) await a.publish(pub(`${channel}-${i}`, 0));
       await a.publish(pub(channel, 1));
-      await until(() => got.length === 1);
+      await until(() => got.length === 1, 20_000);
 
       await own.kill9();
       for (let i = 0; await b.publish(pub("x", 0)).then(() => true, () => false); i++)
@@ -224,7 +217,7 @@ describe("Kafka reconnect listeners", () => {
     });
     try {
       await b.start(() => undefined);
-      await until(() => b.healthy());
+      await until(() => b.healthy(), 20_000);
       // As after failed sends (the health test above provokes them): the next success tells
       // the listeners, from inside flush().
       state.sendFailing = true;
@@ -294,7 +287,7 @@ describe("Kafka consumer rejoining with offsets the cluster does not have", () =
     try {
       await a.start(() => undefined);
       await b.start((e) => void consumed.add(`${e.channel}/${e.publication!.data.toString()}`));
-      await until(() => a.healthy() && b.healthy());
+      await until(() => a.healthy() && b.healthy(), 20_000);
       for (const r of internals.resumeAt.values()) r.offset = "1000000";
       await internals.restart();
       await until(() => probing !== undefined, 30_000);
@@ -409,7 +402,7 @@ describe("Kafka broker as configured in production (createTopics, gzip), read ba
       });
     };
     await Promise.all([hub.start((e) => got.push(e)), startTap()]);
-    await until(() => hub.healthy() && tapJoined);
+    await until(() => hub.healthy() && tapJoined, 20_000);
   });
   afterAll(async () => {
     CompressionCodecs[CompressionTypes.GZIP] = gzipCodec;
@@ -424,14 +417,14 @@ describe("Kafka broker as configured in production (createTopics, gzip), read ba
     expect(warning!.err).toEqual(expect.stringMatching(/\S/));
     const channel = `create-${tag}`;
     await hub.publish(pub(channel, 1));
-    await until(() => got.some((e) => e.channel === channel));
+    await until(() => got.some((e) => e.channel === channel), 20_000);
   });
 
   it("sends gzip-compressed batches when compression is gzip, and delivers them", async () => {
     const channel = `gzip-${tag}`;
     const marker = Buffer.from(`payload-${tag}-`.repeat(20));
     await hub.publish({ ...pub(channel, 1), publication: { ...pub(channel, 1).publication!, data: marker } });
-    await until(() => got.some((e) => e.channel === channel) && raw.some((r) => r.envelope.channel === channel));
+    await until(() => got.some((e) => e.channel === channel) && raw.some((r) => r.envelope.channel === channel), 20_000);
     expect(Buffer.from(got.find((e) => e.channel === channel)!.publication!.data)).toEqual(marker);
     // The batch sits in the log compressed: whoever fetched it had to gunzip it.
     expect(gunzipped.some((b) => b.includes(marker))).toBe(true);
@@ -446,7 +439,7 @@ describe("Kafka broker as configured in production (createTopics, gzip), read ba
     for (let i = 0; new Set(channels.map((c) => fnv1a(c) % 4)).size < 4; i++) channels.push(`key-${tag}-${i}`);
     for (let m = 1; m <= 3; m++) for (const c of channels) await hub.publish(pub(c, m));
     const mine = () => raw.filter((r) => channels.includes(r.envelope.channel));
-    await until(() => mine().length === channels.length * 3);
+    await until(() => mine().length === channels.length * 3, 20_000);
     for (const r of mine()) {
       expect(r.key).toBe(r.envelope.channel);
       expect(r.topic).toBe(`${prefix}.${fnv1a(r.envelope.channel) % 4}`);
@@ -479,7 +472,7 @@ describe("Kafka broker as configured in production (createTopics, gzip), read ba
       expect(batch.compression).toBe(CompressionTypes.GZIP);
       // The mock is one broker: one batch is one request.
       expect(produceRequests).toBe(1);
-      await until(() => got.filter((e) => channels.includes(e.channel)).length === 50);
+      await until(() => got.filter((e) => channels.includes(e.channel)).length === 50, 20_000);
       for (const c of channels)
         expect(got.filter((e) => e.channel === c).map((e) => Number(e.publication!.data.toString()))).toEqual([...Array(10).keys()]);
     } finally {
@@ -495,7 +488,7 @@ describe("Kafka broker as configured in production (createTopics, gzip), read ba
     for (let m = 0; m < 5; m++) await hub.publish(pub(channel, m));
     await Promise.all([5, 6, 7, 8, 9].map((m) => hub.publish(pub(channel, m))));
     const mine = () => raw.filter((r) => r.envelope.channel === channel);
-    await until(() => mine().length === 10 && got.filter((e) => e.channel === channel).length === 10);
+    await until(() => mine().length === 10 && got.filter((e) => e.channel === channel).length === 10, 20_000);
     const { topic, partition } = mine()[0]!;
     const isCommit = (e: (typeof events)[number], offset: string) =>
       "committed" in e && e.committed.some((c) => c.topic === topic && c.partition === partition && BigInt(c.offset) > BigInt(offset));

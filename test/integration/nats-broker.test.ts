@@ -5,6 +5,7 @@ import { NatsBroker } from "../../src/broker/nats.js";
 import { PublishBacklogFull } from "../../src/broker/pending-bound.js";
 import type { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
 import { stall, startNatsServer, type ServerProcess } from "../helpers/processes.js";
+import { until } from "../helpers/until.js";
 
 let server: ServerProcess & { url: string };
 beforeAll(async () => {
@@ -26,14 +27,6 @@ describe("NATS subjects", () => {
     expect(NatsBroker.subject("rh", "")).toBe("rh.control");
   });
 });
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("NATS outage", () => {
   it("fails publishes fast while disconnected and works again after the server is back", async () => {

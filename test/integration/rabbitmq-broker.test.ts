@@ -9,6 +9,7 @@ import { rabbitMqVhost } from "../helpers/processes.js";
 import { rabbitMqServerMissing, startRabbitMqServer, type RabbitMqServer } from "../helpers/rabbitmq-server.js";
 import { requireTools } from "../helpers/require.js";
 import { defaultConfig } from "../../src/config.js";
+import { until } from "../helpers/until.js";
 
 const vhost = "rh-test";
 const url = await rabbitMqVhost(vhost);
@@ -26,14 +27,6 @@ const env = (channel: string, n: number): BrokerEnvelope => ({
   channel,
   publication: { data: Buffer.from(String(n)), offset: "0", epoch: "", tags: {}, info: undefined, time: "0" },
 });
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const opened: RabbitMqBroker[] = [];
 afterEach(async () => {

@@ -10,6 +10,7 @@ import { createRedis, connectRedis } from "../../src/redis/connection.js";
 import { stall, startRedisServer, type ServerProcess } from "../helpers/processes.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { TestWsClient } from "../helpers/ws-client.js";
+import { until } from "../helpers/until.js";
 
 const log = pino({ level: "silent" });
 let server: ServerProcess & { url: string };
@@ -75,14 +76,6 @@ describe("two hub nodes on one Redis", () => {
     again.close();
   });
 });
-
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 

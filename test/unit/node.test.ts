@@ -5,7 +5,7 @@ import type { Publication } from "../../src/gen/realtime/v1/types.js";
 import type { Subscriber } from "../../src/hub.js";
 import type { Frame } from "../../src/transport/frame.js";
 import { createTestNode } from "../helpers/node.js";
-import { eventually } from "../helpers/fake-transport.js";
+import { eventually } from "../helpers/until.js";
 import type { IdempotencyStore } from "../../src/idempotency/idempotency-store.js";
 import { BrokerEnvelope, ChannelsAnswer } from "../../src/gen/realtime/v1/broker.js";
 import {

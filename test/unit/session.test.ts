@@ -4,7 +4,7 @@ import type { HubNode } from "../../src/node.js";
 import { signToken } from "../../src/auth/jwt.js";
 import { defaultNamespace } from "../../src/config.js";
 import { createTestNode, createTestSession } from "../helpers/node.js";
-import { eventually } from "../helpers/fake-transport.js";
+import { eventually } from "../helpers/until.js";
 import { Frame } from "../../src/transport/frame.js";
 import { ChannelEvent } from "../../src/channel-event.js";
 
