@@ -1,5 +1,5 @@
 import type { ClientInfo, Publication } from "./gen/realtime/v1/types.js";
-import { Frame, publicationFrame } from "./transport/frame.js";
+import { Frame, publicationFrame } from "./protocol/frame.js";
 
 /**
  * What happens in a channel, as the node hands it to the channel's local subscribers: a

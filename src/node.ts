@@ -20,7 +20,7 @@ import { createCounters } from "./node-counters.js";
 import { OrderedDelivery } from "./ordered-delivery.js";
 import { PresenceKeeper } from "./presence-keeper.js";
 import { SessionRegistry, type ClientSession } from "./sessions.js";
-import { checkPublicationData } from "./transport/codec.js";
+import { checkPublicationData } from "./protocol/codec.js";
 import { VERSION } from "./version.js";
 
 export { GAP_WAIT_MS } from "./ordered-delivery.js";

@@ -16,7 +16,7 @@ import type { ClientInfo } from "./gen/realtime/v1/types.js";
 import { ErrorCode } from "./gen/realtime/v1/types.js";
 import type { Subscriber } from "./hub.js";
 import type { HubNode } from "./node.js";
-import { Frame, publicationFrame } from "./transport/frame.js";
+import { Frame, publicationFrame } from "./protocol/frame.js";
 
 /** The session these subscriptions belong to, as they see it. */
 export interface SubscriptionOwner extends Subscriber {

@@ -23,9 +23,9 @@ import * as commands from "./session-commands.js";
 import type { CommandContext } from "./session-commands.js";
 import { SessionSubscriptions } from "./session-subscriptions.js";
 import type { ClientSession } from "./sessions.js";
-import { CommandDecodeError, decodeCommand, methodOf, splitFrame } from "./transport/codec.js";
-import { Frame } from "./transport/frame.js";
-import type { Transport } from "./transport/transport.js";
+import { CommandDecodeError, decodeCommand, methodOf, splitFrame } from "./protocol/codec.js";
+import { Frame } from "./protocol/frame.js";
+import type { Transport } from "./transport.js";
 import { VERSION } from "./version.js";
 
 /** Code of the unsubscribe push when a backend removes a client from a channel. */

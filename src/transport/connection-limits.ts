@@ -1,6 +1,6 @@
 import { Disconnect, HubError } from "../errors.js";
 import { DisconnectCode, ErrorCode } from "../gen/realtime/v1/types.js";
-import type { Transport } from "./transport.js";
+import type { Transport } from "../transport.js";
 
 export type RefusalReason = "node_limit" | "ip_limit";
 type TransportName = Transport["name"];

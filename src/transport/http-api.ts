@@ -7,7 +7,7 @@ import { apiKeyError } from "../api/api-key.js";
 import { errBadRequest, errNotFound } from "../errors.js";
 import { HttpRequestError, writeHttpError } from "./http-error.js";
 import type { Logger } from "../log.js";
-import { embedJsonIn, embedJsonOut } from "./codec.js";
+import { embedJsonIn, embedJsonOut } from "../protocol/codec.js";
 
 /** Largest HTTP API body, the same as grpc-js's default receive limit. */
 export const MAX_API_BODY_BYTES = MAX_PUBLISH_BYTES;

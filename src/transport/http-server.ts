@@ -20,15 +20,15 @@ import type { HubNode } from "../node.js";
 import { Session } from "../session.js";
 import { createMetrics } from "../metrics.js";
 import type { SubscribeCommand } from "../gen/realtime/v1/client.js";
-import { parseEventId } from "./frame.js";
-import { Frame } from "./frame.js";
+import { parseEventId } from "../protocol/frame.js";
+import { Frame } from "../protocol/frame.js";
 import { ConnectionLimits } from "./connection-limits.js";
 import { clientAborted, handleApiRequest } from "./http-api.js";
 import { HttpRequestError, writeHttpError } from "./http-error.js";
 import { LongPollTransport } from "./longpoll.js";
 import { SseTransport } from "./sse.js";
 import { serveStatic } from "./static.js";
-import type { Transport } from "./transport.js";
+import type { Transport } from "../transport.js";
 import { WebSocketEdge } from "./websocket.js";
 
 export interface HttpDeps {

@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { Disconnect } from "../errors.js";
-import { Frame } from "./frame.js";
-import type { Transport } from "./transport.js";
+import { Frame } from "../protocol/frame.js";
+import type { Transport } from "../transport.js";
 
 const NEWLINE = Buffer.from("\n");
 

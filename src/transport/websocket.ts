@@ -3,8 +3,8 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { Disconnect, disconnectBadRequest, disconnectNormal } from "../errors.js";
 import type { Session } from "../session.js";
-import { Frame } from "./frame.js";
-import type { Transport } from "./transport.js";
+import { Frame } from "../protocol/frame.js";
+import type { Transport } from "../transport.js";
 
 const TEXT = { binary: false } as const;
 const NEWLINE = Buffer.from("\n");

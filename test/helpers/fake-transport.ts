@@ -1,6 +1,6 @@
 import type { Disconnect } from "../../src/errors.js";
-import type { Frame } from "../../src/transport/frame.js";
-import type { Transport } from "../../src/transport/transport.js";
+import type { Frame } from "../../src/protocol/frame.js";
+import type { Transport } from "../../src/transport.js";
 
 /** Records what a session writes, as parsed JSON, so tests need no socket. */
 export class FakeTransport implements Transport {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import http from "node:http";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import type { PublishStreamResponse } from "../../src/gen/realtime/v1/hub.js";
-import { MAX_DATA_DEPTH } from "../../src/transport/codec.js";
+import { MAX_DATA_DEPTH } from "../../src/protocol/codec.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { grpcClient } from "../helpers/grpc-client.js";
 import { TestWsClient } from "../helpers/ws-client.js";

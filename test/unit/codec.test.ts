@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CommandDecodeError, decodeCommand, encodeReply, methodOf, splitFrame } from "../../src/transport/codec.js";
+import { CommandDecodeError, decodeCommand, encodeReply, methodOf, splitFrame } from "../../src/protocol/codec.js";
 import { ErrorCode } from "../../src/gen/realtime/v1/types.js";
 
 describe("JSON codec", () => {

@@ -3,7 +3,7 @@ import { MemoryBus } from "../../src/broker/memory.js";
 import { GAP_WAIT_MS, type HubNode } from "../../src/node.js";
 import type { Publication } from "../../src/gen/realtime/v1/types.js";
 import type { Subscriber } from "../../src/hub.js";
-import type { Frame } from "../../src/transport/frame.js";
+import type { Frame } from "../../src/protocol/frame.js";
 import { createTestNode } from "../helpers/node.js";
 import { eventually } from "../helpers/until.js";
 import type { IdempotencyStore } from "../../src/idempotency/idempotency-store.js";

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { defaultConfig, MAX_PUBLISH_BYTES } from "../../src/config.js";
 import { MAX_PENDING_COMMANDS } from "../../src/session.js";
 import { MAX_CHANNEL_LENGTH } from "../../src/channel.js";
-import { MAX_DATA_DEPTH } from "../../src/transport/codec.js";
+import { MAX_DATA_DEPTH } from "../../src/protocol/codec.js";
 import { MAX_CHANNELS_PER_REQUEST } from "../../src/api/server-api.js";
 import { MAX_IDEMPOTENCY_KEY_BYTES } from "../../src/idempotency/idempotency-store.js";
 import { MAX_CHANNELS_PATTERN_LENGTH } from "../../src/channels-query.js";

@@ -5,7 +5,7 @@ import { signToken } from "../../src/auth/jwt.js";
 import { defaultNamespace } from "../../src/config.js";
 import { createTestNode, createTestSession } from "../helpers/node.js";
 import { eventually } from "../helpers/until.js";
-import { Frame } from "../../src/transport/frame.js";
+import { Frame } from "../../src/protocol/frame.js";
 import { ChannelEvent } from "../../src/channel-event.js";
 
 let node: HubNode;

@@ -1,5 +1,5 @@
-import type { Disconnect } from "../errors.js";
-import type { Frame } from "./frame.js";
+import type { Disconnect } from "./errors.js";
+import type { Frame } from "./protocol/frame.js";
 
 /**
  * The narrow view a session has of its connection, whatever carries it.
