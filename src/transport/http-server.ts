@@ -1,4 +1,3 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Socket } from "node:net";
@@ -8,10 +7,7 @@ import { splitAddr, type Config } from "../config.js";
 import {
   HubError,
   ListenError,
-  disconnectNormal,
-  disconnectNoPong,
   disconnectShutdown,
-  errBadRequest,
   errNotFound,
 } from "../errors.js";
 import { ErrorCode } from "../gen/realtime/v1/types.js";
@@ -19,14 +15,12 @@ import type { Logger } from "../log.js";
 import type { HubNode } from "../node.js";
 import { Session } from "../session.js";
 import { createMetrics } from "../metrics.js";
-import type { SubscribeCommand } from "../gen/realtime/v1/client.js";
-import { parseEventId } from "../protocol/frame.js";
-import { Frame } from "../protocol/frame.js";
 import { ConnectionLimits } from "./connection-limits.js";
 import { clientAborted, handleApiRequest } from "./http-api.js";
-import { HttpRequestError, writeHttpError } from "./http-error.js";
-import { LongPollTransport } from "./longpoll.js";
-import { SseTransport } from "./sse.js";
+import { writeHttpError } from "./http-error.js";
+import { LongPollEndpoint } from "./longpoll-endpoint.js";
+import type { NewSession } from "./receive-only.js";
+import { handleSse } from "./sse-endpoint.js";
 import { serveStatic } from "./static.js";
 import type { Transport } from "../transport.js";
 import { WebSocketEdge } from "./websocket.js";
@@ -39,10 +33,6 @@ export interface HttpDeps {
   log: Logger;
 }
 
-/** Most channels one SSE or long-poll connection may ask for in its URL. */
-const MAX_QUERY_CHANNELS = 64;
-/** Response header of the first long-poll request: the secret every later poll must present. */
-export const POLL_SECRET_HEADER = "X-Poll-Secret";
 
 /**
  * The HTTP edge: WebSocket, SSE and long-polling for browsers, the HTTP API for backends,
@@ -55,7 +45,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
    * A session holding one of the node's connection slots until it closes, or why the client
    * may not have one (maxConnections, maxConnectionsPerIp).
    */
-  const newSession = (t: Transport, req: IncomingMessage) => {
+  const newSession: NewSession = (t: Transport, req: IncomingMessage) => {
     const slot = limits.acquire(req.socket.remoteAddress ?? "", t.name);
     return "refused" in slot ? slot.refused : new Session(node, t, deps.verifier, slot.release);
   };
@@ -63,7 +53,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
     const s = newSession(t, req);
     return s instanceof Session ? s : s.disconnect;
   });
-  const polls = new Map<string, { session: Session; transport: LongPollTransport; secret: string }>();
+  const polls = new LongPollEndpoint(node, config, newSession);
   let closing = false;
   const metrics = createMetrics(node, { processMetrics: true, connections: limits });
 
@@ -99,8 +89,8 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       return void writeHttpError(res, new HubError(ErrorCode.ERROR_CODE_NOT_AVAILABLE, "shutting down: retry on another node", true));
     }
     if (path.startsWith("/api/")) return handleApiRequest(req, res, path.slice(5), { api: deps.api, apiKey: config.apiKey, log });
-    if (path === "/connection/sse") return sse(req, res, url);
-    if (path === "/connection/poll") return poll(req, res, url);
+    if (path === "/connection/sse") return handleSse(req, res, url, node, newSession);
+    if (path === "/connection/poll") return polls.handle(req, res, url);
     if (req.method === "GET" && (await serveStatic(path, res))) return;
     writeHttpError(res, errNotFound(`nothing at ${path}`));
   }
@@ -110,92 +100,6 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
     const ok = !closing && !node.isClosed;
     json(res, ok ? 200 : 503, { status: ok ? "ok" : "shutting down", node: node.id, broker: { kind: node.broker.kind, healthy: brokerHealthy } });
   }
-
-  /** The channels and recovery positions a receive-only connection asks for in its URL. */
-  function subscriptionsFrom(req: IncomingMessage, url: URL): SubscribeCommand[] {
-    const channels = url.searchParams.getAll("channel");
-    if (channels.length === 0) throw errBadRequest("at least one channel query parameter is required");
-    if (channels.length > MAX_QUERY_CHANNELS) throw errBadRequest(`at most ${MAX_QUERY_CHANNELS} channels`);
-    const since = new Map<string, { epoch: string; offset: string }>();
-    const lastEventId = req.headers["last-event-id"];
-    for (const id of [...url.searchParams.getAll("since"), ...(typeof lastEventId === "string" ? [lastEventId] : [])]) {
-      const p = parseEventId(id);
-      if (!p) throw errBadRequest(`invalid position ${JSON.stringify(id)}: expected <channel>:<epoch>:<offset>`);
-      since.set(p.channel, p);
-    }
-    return channels.map((channel) => {
-      node.options(channel); // invalid names and unknown namespaces fail before the stream starts
-      const pos = since.get(channel);
-      return { channel, token: url.searchParams.get("token:" + channel) ?? "", recover: !!pos, epoch: pos?.epoch ?? "", offset: pos?.offset ?? "0" };
-    });
-  }
-
-  async function sse(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    if (req.method !== "GET") return void writeHttpError(res, new HttpRequestError(405, ErrorCode.ERROR_CODE_BAD_REQUEST, "use GET", { Allow: "GET" }));
-    const transport = new SseTransport(res);
-    const session = newSession(transport, req);
-    if (!(session instanceof Session)) return void writeHttpError(res, session.error);
-    // Registered first: a client that leaves during connect must not leave a session behind.
-    req.on("close", () => session.close(disconnectNormal));
-    let subs: SubscribeCommand[];
-    let connectResult;
-    try {
-      subs = subscriptionsFrom(req, url);
-      connectResult = await session.connect({ token: url.searchParams.get("token") ?? "" });
-    } catch (err) {
-      session.close(disconnectNormal);
-      return void writeHttpError(res, err);
-    }
-    if (session.closed) return;
-    transport.open();
-    session.write(new Frame({ id: 0, error: undefined, connect: connectResult }));
-    for (let i = 0; i < subs.length; i++) await session.subscribeAndStream(i + 1, subs[i]!);
-  }
-
-  async function poll(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const timeoutMs = Math.min(Number(url.searchParams.get("timeout") ?? config.longPollTimeoutSeconds) || 0, config.longPollTimeoutSeconds) * 1000;
-    const clientId = url.searchParams.get("client");
-    if (clientId) {
-      const entry = polls.get(clientId);
-      // The client id is public (presence, join/leave, publication info): only the secret
-      // proves the poller owns the session, and a wrong one looks exactly like no session.
-      if (!entry || !sameSecret(entry.secret, url.searchParams.get("secret") ?? ""))
-        return void writeHttpError(res, errNotFound("unknown or expired long-poll session: connect again"));
-      entry.transport.poll(res, timeoutMs);
-      if (entry.transport.closed) polls.delete(clientId);
-      return;
-    }
-    const transport = new LongPollTransport();
-    const session = newSession(transport, req);
-    if (!(session instanceof Session)) return void writeHttpError(res, session.error);
-    let subs: SubscribeCommand[];
-    try {
-      subs = subscriptionsFrom(req, url);
-      const result = await session.connect({ token: url.searchParams.get("token") ?? "" });
-      session.write(new Frame({ id: 0, error: undefined, connect: result }));
-    } catch (err) {
-      session.close(disconnectNormal);
-      return void writeHttpError(res, err);
-    }
-    const secret = randomBytes(32).toString("base64url");
-    polls.set(session.id, { session, transport, secret });
-    for (let i = 0; i < subs.length; i++) await session.subscribeAndStream(i + 1, subs[i]!);
-    res.setHeader(POLL_SECRET_HEADER, secret);
-    transport.poll(res, 0);
-  }
-
-  // Long-poll sessions whose client stopped polling are closed (their presence goes too).
-  const reaper = setInterval(() => {
-    const deadline = Date.now() - (config.longPollTimeoutSeconds + config.pingIntervalSeconds) * 1000;
-    for (const [id, { session, transport }] of polls) {
-      if (transport.closed || session.closed) polls.delete(id);
-      else if (transport.lastPoll < deadline) {
-        session.close(disconnectNoPong);
-        polls.delete(id);
-      }
-    }
-  }, 5000);
-  reaper.unref();
 
   server.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
@@ -232,7 +136,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       new Promise<void>((resolve) => {
         if (closing) return resolve();
         closing = true;
-        clearInterval(reaper);
+        polls.close();
         ws.shutdown(disconnectShutdown);
         // SSE streams and long polls end with their disconnect push during the window; their
         // keep-alive connections go idle only then and would otherwise hold it open to the end.
@@ -249,13 +153,6 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
         }, config.shutdownTimeoutSeconds * 1000).unref();
       }),
   };
-}
-
-/** Constant-time, so response timing does not reveal how much of a guessed secret was right. */
-function sameSecret(secret: string, given: string): boolean {
-  const a = Buffer.from(secret);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -1,0 +1,88 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Config } from "../config.js";
+import { disconnectNoPong, disconnectNormal, errNotFound } from "../errors.js";
+import type { SubscribeCommand } from "../gen/realtime/v1/client.js";
+import type { HubNode } from "../node.js";
+import { Frame } from "../protocol/frame.js";
+import { Session } from "../session.js";
+import { writeHttpError } from "./http-error.js";
+import { LongPollTransport } from "./longpoll.js";
+import { subscriptionsFrom, type NewSession } from "./receive-only.js";
+
+/** Response header of the first long-poll request: the secret every later poll must present. */
+export const POLL_SECRET_HEADER = "X-Poll-Secret";
+
+/**
+ * GET /connection/poll: the first request connects and subscribes from the URL and answers
+ * at once with the session's secret; later polls (`client` + `secret`) take what queued.
+ * Sessions whose client stopped polling are closed (their presence goes too).
+ */
+export class LongPollEndpoint {
+  private readonly polls = new Map<string, { session: Session; transport: LongPollTransport; secret: string }>();
+  private readonly reaper: NodeJS.Timeout;
+
+  constructor(
+    private readonly node: HubNode,
+    private readonly config: Config,
+    private readonly newSession: NewSession,
+  ) {
+    this.reaper = setInterval(() => this.reap(), 5000);
+    this.reaper.unref();
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const max = this.config.longPollTimeoutSeconds;
+    const timeoutMs = Math.min(Number(url.searchParams.get("timeout") ?? max) || 0, max) * 1000;
+    const clientId = url.searchParams.get("client");
+    if (clientId) {
+      const entry = this.polls.get(clientId);
+      // The client id is public (presence, join/leave, publication info): only the secret
+      // proves the poller owns the session, and a wrong one looks exactly like no session.
+      if (!entry || !sameSecret(entry.secret, url.searchParams.get("secret") ?? ""))
+        return void writeHttpError(res, errNotFound("unknown or expired long-poll session: connect again"));
+      entry.transport.poll(res, timeoutMs);
+      if (entry.transport.closed) this.polls.delete(clientId);
+      return;
+    }
+    const transport = new LongPollTransport();
+    const session = this.newSession(transport, req);
+    if (!(session instanceof Session)) return void writeHttpError(res, session.error);
+    let subs: SubscribeCommand[];
+    try {
+      subs = subscriptionsFrom(req, url, this.node);
+      const result = await session.connect({ token: url.searchParams.get("token") ?? "" });
+      session.write(new Frame({ id: 0, error: undefined, connect: result }));
+    } catch (err) {
+      session.close(disconnectNormal);
+      return void writeHttpError(res, err);
+    }
+    const secret = randomBytes(32).toString("base64url");
+    this.polls.set(session.id, { session, transport, secret });
+    for (let i = 0; i < subs.length; i++) await session.subscribeAndStream(i + 1, subs[i]!);
+    res.setHeader(POLL_SECRET_HEADER, secret);
+    transport.poll(res, 0);
+  }
+
+  close(): void {
+    clearInterval(this.reaper);
+  }
+
+  private reap(): void {
+    const deadline = Date.now() - (this.config.longPollTimeoutSeconds + this.config.pingIntervalSeconds) * 1000;
+    for (const [id, { session, transport }] of this.polls) {
+      if (transport.closed || session.closed) this.polls.delete(id);
+      else if (transport.lastPoll < deadline) {
+        session.close(disconnectNoPong);
+        this.polls.delete(id);
+      }
+    }
+  }
+}
+
+/** Constant-time, so response timing does not reveal how much of a guessed secret was right. */
+function sameSecret(secret: string, given: string): boolean {
+  const a = Buffer.from(secret);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,36 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { disconnectNormal } from "../errors.js";
+import type { ConnectResult, SubscribeCommand } from "../gen/realtime/v1/client.js";
+import { ErrorCode } from "../gen/realtime/v1/types.js";
+import type { HubNode } from "../node.js";
+import { Frame } from "../protocol/frame.js";
+import { Session } from "../session.js";
+import { HttpRequestError, writeHttpError } from "./http-error.js";
+import { subscriptionsFrom, type NewSession } from "./receive-only.js";
+import { SseTransport } from "./sse.js";
+
+/**
+ * GET /connection/sse: connects and subscribes from the URL, then streams. Until the stream
+ * starts, failures are plain HTTP errors; after, they are error events.
+ */
+export async function handleSse(req: IncomingMessage, res: ServerResponse, url: URL, node: HubNode, newSession: NewSession): Promise<void> {
+  if (req.method !== "GET") return void writeHttpError(res, new HttpRequestError(405, ErrorCode.ERROR_CODE_BAD_REQUEST, "use GET", { Allow: "GET" }));
+  const transport = new SseTransport(res);
+  const session = newSession(transport, req);
+  if (!(session instanceof Session)) return void writeHttpError(res, session.error);
+  // Registered first: a client that leaves during connect must not leave a session behind.
+  req.on("close", () => session.close(disconnectNormal));
+  let subs: SubscribeCommand[];
+  let connected: ConnectResult;
+  try {
+    subs = subscriptionsFrom(req, url, node);
+    connected = await session.connect({ token: url.searchParams.get("token") ?? "" });
+  } catch (err) {
+    session.close(disconnectNormal);
+    return void writeHttpError(res, err);
+  }
+  if (session.closed) return;
+  transport.open();
+  session.write(new Frame({ id: 0, error: undefined, connect: connected }));
+  for (let i = 0; i < subs.length; i++) await session.subscribeAndStream(i + 1, subs[i]!);
+}
