@@ -21,7 +21,7 @@ export class HubError extends Error {
   }
 }
 
-export const errInternal = (msg = "internal error", cause?: unknown) =>
+const errInternal = (msg = "internal error", cause?: unknown) =>
   new HubError(ErrorCode.ERROR_CODE_INTERNAL, msg, false, { cause });
 export const errUnauthorized = (msg = "unauthorized") => new HubError(ErrorCode.ERROR_CODE_UNAUTHORIZED, msg);
 export const errUnknownChannel = (msg: string) => new HubError(ErrorCode.ERROR_CODE_UNKNOWN_CHANNEL, msg);
@@ -68,10 +68,6 @@ export const disconnectShutdown = new Disconnect(DisconnectCode.DISCONNECT_CODE_
 export const disconnectSlow = new Disconnect(DisconnectCode.DISCONNECT_CODE_SLOW, "slow: outgoing queue full");
 export const disconnectBadRequest = (reason = "bad request") =>
   new Disconnect(DisconnectCode.DISCONNECT_CODE_BAD_REQUEST, reason);
-export const disconnectMessageSize = new Disconnect(
-  DisconnectCode.DISCONNECT_CODE_MESSAGE_SIZE_LIMIT,
-  "message size limit exceeded",
-);
 export const disconnectInvalidToken = (reason = "invalid token") =>
   new Disconnect(DisconnectCode.DISCONNECT_CODE_INVALID_TOKEN, reason);
 export const disconnectInsufficientState = new Disconnect(
@@ -80,7 +76,6 @@ export const disconnectInsufficientState = new Disconnect(
 );
 export const disconnectExpired = new Disconnect(DisconnectCode.DISCONNECT_CODE_EXPIRED, "connection expired");
 export const disconnectNoPong = new Disconnect(DisconnectCode.DISCONNECT_CODE_NO_PONG, "no pong");
-export const disconnectServerError = new Disconnect(DisconnectCode.DISCONNECT_CODE_SERVER_ERROR, "server error");
 
 /** A server could not bind its address (in use, not allowed); says which setting to change. */
 export class ListenError extends Error {

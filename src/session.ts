@@ -16,7 +16,7 @@ import {
 } from "./errors.js";
 import type { Command, ConnectCommand, ConnectResult, Reply, SubscribeCommand } from "./gen/realtime/v1/client.js";
 import type { ClientInfo } from "./gen/realtime/v1/types.js";
-import { ErrorCode } from "./gen/realtime/v1/types.js";
+import { ErrorCode, UnsubscribeCode } from "./gen/realtime/v1/types.js";
 import type { Subscriber } from "./hub.js";
 import type { HubNode } from "./node.js";
 import * as commands from "./session-commands.js";
@@ -28,8 +28,6 @@ import { Frame } from "./protocol/frame.js";
 import type { Transport } from "./transport.js";
 import { VERSION } from "./version.js";
 
-/** Code of the unsubscribe push when a backend removes a client from a channel. */
-export const UNSUBSCRIBE_CODE_SERVER = 2000;
 /** Commands queued on one connection before it is closed as abusive. */
 export const MAX_PENDING_COMMANDS = 512;
 const PING_FRAME = new Frame({ id: 0, error: undefined });
@@ -247,7 +245,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     this.subscriptions.unsubscribe(channel).then(
       () =>
         this.write(
-          new Frame({ id: 0, error: undefined, push: { channel, unsubscribe: { code: UNSUBSCRIBE_CODE_SERVER, reason: "unsubscribed by the server" } } }),
+          new Frame({ id: 0, error: undefined, push: { channel, unsubscribe: { code: UnsubscribeCode.UNSUBSCRIBE_CODE_SERVER, reason: "unsubscribed by the server" } } }),
         ),
       (err: unknown) => this.node.log.warn({ err, channel }, "server unsubscribe failed"),
     );

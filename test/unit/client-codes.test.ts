@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { DisconnectCode, ErrorCode } from "../../src/gen/realtime/v1/types.js";
+import { DisconnectCode, ErrorCode, UnsubscribeCode } from "../../src/gen/realtime/v1/types.js";
 import * as client from "../../clients/js/src/types.js";
 
 /**
@@ -41,5 +41,9 @@ describe("docs/protocol.md codes", () => {
 
   it("documents every disconnect code of types.proto (and the WebSocket 1009 the hub sends)", () => {
     expect(documentedCodes("## Disconnect codes").sort()).toEqual([...Object.values(protoCodes(DisconnectCode, "DISCONNECT_CODE_")), 1009].sort());
+  });
+
+  it("documents every unsubscribe code of types.proto, and no other", () => {
+    expect(documentedCodes("## Unsubscribe codes").sort()).toEqual(Object.values(protoCodes(UnsubscribeCode, "UNSUBSCRIBE_CODE_")).sort());
   });
 });

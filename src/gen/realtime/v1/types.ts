@@ -250,6 +250,41 @@ export function disconnectCodeToJSON(object: DisconnectCode): string {
   }
 }
 
+/** Codes of the unsubscribe push: why the hub removed a client from a channel. */
+export enum UnsubscribeCode {
+  UNSUBSCRIBE_CODE_UNSPECIFIED = 0,
+  /** UNSUBSCRIBE_CODE_SERVER - A backend removed the client (server API Unsubscribe). */
+  UNSUBSCRIBE_CODE_SERVER = 2000,
+  UNRECOGNIZED = -1,
+}
+
+export function unsubscribeCodeFromJSON(object: any): UnsubscribeCode {
+  switch (object) {
+    case 0:
+    case "UNSUBSCRIBE_CODE_UNSPECIFIED":
+      return UnsubscribeCode.UNSUBSCRIBE_CODE_UNSPECIFIED;
+    case 2000:
+    case "UNSUBSCRIBE_CODE_SERVER":
+      return UnsubscribeCode.UNSUBSCRIBE_CODE_SERVER;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return UnsubscribeCode.UNRECOGNIZED;
+  }
+}
+
+export function unsubscribeCodeToJSON(object: UnsubscribeCode): string {
+  switch (object) {
+    case UnsubscribeCode.UNSUBSCRIBE_CODE_UNSPECIFIED:
+      return "UNSUBSCRIBE_CODE_UNSPECIFIED";
+    case UnsubscribeCode.UNSUBSCRIBE_CODE_SERVER:
+      return "UNSUBSCRIBE_CODE_SERVER";
+    case UnsubscribeCode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Who published or joined: one connection of one user. */
 export interface ClientInfo {
   /** Application user id; empty for anonymous connections. */
