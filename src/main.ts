@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, envName, kebab, loadConfig, parseFlags, SCALAR_KEYS } from "./config.js";
+import { coerce, ConfigError, envName, helpText, loadConfig, parseArgv, parseFlags } from "./config.js";
 import { signToken } from "./auth/jwt.js";
 import { ListenError } from "./errors.js";
 import { startHub } from "./app.js";
@@ -10,15 +10,15 @@ const USAGE = `realtime-hub ${VERSION}
 
 Usage:
   realtime-hub serve [flags]        run a hub node
-  realtime-hub token --user ID [--channel NAME] [--ttl SECONDS] --token-hmac-secret S
-                                    print a connection (or subscription) JWT
+  realtime-hub token --user ID [--channel NAME] [--ttl SECONDS] [--info JSON] [--token-hmac-secret S]
+                                    print a connection (or subscription) JWT; the secret may
+                                    also come from REALTIME_TOKEN_HMAC_SECRET
   realtime-hub version
+  realtime-hub help                 this text
 
-serve flags (each also as env REALTIME_<NAME>, and as a camelCase key in --config FILE):
-  --config FILE (YAML or JSON)
-${SCALAR_KEYS.map((k) => `  --${kebab(k)}  (${envName(k)})`).join("\n")}
+${helpText()}
 
-Precedence: flags > env > config file > defaults. See README.md for what each does.`;
+Precedence: flags > env > config file > --dev overrides > defaults.`;
 
 async function serve(argv: string[]): Promise<void> {
   const config = loadConfig({ flags: parseFlags(argv), env: process.env });
@@ -61,19 +61,26 @@ async function serve(argv: string[]): Promise<void> {
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
+/** The flags of `token` (each --kebab-case); all take a value. */
+const TOKEN_FLAGS = { user: "string", channel: "string", ttl: "string", info: "string", tokenHmacSecret: "string" } as const;
+
 async function token(argv: string[]): Promise<void> {
-  const opts: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i]?.replace(/^--/, "");
-    const v = argv[i + 1];
-    if (!k || v === undefined) throw new ConfigError(`token: flag ${argv[i]} needs a value`);
-    opts[k] = v;
-  }
-  const secret = opts["token-hmac-secret"] ?? process.env[envName("tokenHmacSecret")];
+  const opts = parseArgv(argv, TOKEN_FLAGS, "token");
+  const secret = opts.tokenHmacSecret ?? process.env[envName("tokenHmacSecret")];
   if (!secret) throw new ConfigError("token: --token-hmac-secret (or REALTIME_TOKEN_HMAC_SECRET) is required");
   if (!opts.user) throw new ConfigError("token: --user is required");
-  const ttl = Number(opts.ttl ?? 3600);
-  process.stdout.write((await signToken(secret, { sub: opts.user, channel: opts.channel }, ttl)) + "\n");
+  const ttl = opts.ttl === undefined ? 3600 : coerce("token: --ttl", "number", opts.ttl);
+  if (!Number.isInteger(ttl)) throw new ConfigError(`token: --ttl: must be a whole number of seconds (0: no expiry), got ${ttl}`);
+  let info: unknown;
+  if (opts.info !== undefined) {
+    try {
+      info = JSON.parse(opts.info);
+    } catch (err) {
+      throw new ConfigError(`token: --info: must be JSON, got ${JSON.stringify(opts.info)}`, { cause: err });
+    }
+  }
+  const claims = { sub: opts.user, channel: opts.channel, ...(info !== undefined ? { info } : {}) };
+  process.stdout.write((await signToken(secret, claims, ttl)) + "\n");
 }
 
 async function main(): Promise<void> {

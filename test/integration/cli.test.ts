@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import { TestWsClient } from "../helpers/ws-client.js";
 import { hubRedisClients, startRedisServer, which } from "../helpers/processes.js";
 import { requireTools } from "../helpers/require.js";
+import { namespaceDocs, settingDocs } from "../../src/config.js";
 
 const MAIN = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url));
 
@@ -51,6 +52,51 @@ describe("realtime-hub CLI", () => {
     expect(r.status).toBe(0);
     const [, payload] = r.stdout.trim().split(".");
     expect(JSON.parse(Buffer.from(payload!, "base64url").toString()).sub).toBe("42");
+  });
+
+  it("help prints every flag with its env var, default and doc, and the namespace options", () => {
+    const r = spawnSync(process.execPath, [MAIN, "help"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const lines = r.stdout.split("\n");
+    for (const d of settingDocs()) {
+      const i = lines.findIndex((l) => l.startsWith(`  ${d.flag} `));
+      expect(i, d.flag).toBeGreaterThan(0);
+      expect(lines[i], d.flag).toContain(`[${d.env}]  default: ${d.default}`);
+      expect(lines[i + 1], d.flag).toBe(`      ${d.doc.replaceAll("`", "")}`);
+    }
+    for (const d of namespaceDocs()) expect(r.stdout).toContain(`  ${d.key}: `);
+    expect(spawnSync(process.execPath, [MAIN], { encoding: "utf8" }).stdout).toBe(r.stdout);
+  });
+
+  it("mints a token with the secret from REALTIME_TOKEN_HMAC_SECRET, a channel, a ttl and info", async () => {
+    const r = spawnSync(process.execPath, [MAIN, "token", "--user=7", "--channel", "private:7", "--ttl", "60", "--info", '{"name":"Ann"}'], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, REALTIME_TOKEN_HMAC_SECRET: "env-secret" },
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const { jwtVerify } = await import("jose");
+    const { payload } = await jwtVerify(r.stdout.trim(), new TextEncoder().encode("env-secret"));
+    expect(payload).toMatchObject({ sub: "7", channel: "private:7", info: { name: "Ann" } });
+    expect(payload.exp! - payload.iat!).toBe(60);
+    // --ttl 0: no expiry.
+    const forever = spawnSync(process.execPath, [MAIN, "token", "--user", "7", "--ttl", "0", "--token-hmac-secret", "s"], { encoding: "utf8" });
+    expect(JSON.parse(Buffer.from(forever.stdout.trim().split(".")[1]!, "base64url").toString()).exp).toBeUndefined();
+  });
+
+  it.each([
+    [["--user", "42", "--usr", "x"], /^realtime-hub: token: unknown flag --usr$/],
+    [["--token-hmac-secret", "s", "--user"], /^realtime-hub: token: flag --user needs a value$/],
+    [["--user", "42"], /^realtime-hub: token: --token-hmac-secret \(or REALTIME_TOKEN_HMAC_SECRET\) is required$/],
+    [["--token-hmac-secret", "s"], /^realtime-hub: token: --user is required$/],
+    [["--user", "42", "--token-hmac-secret", "s", "--ttl", "soon"], /^realtime-hub: token: --ttl: must be a non-negative number, got "soon"$/],
+    [["--user", "42", "--token-hmac-secret", "s", "--ttl", "1.5"], /^realtime-hub: token: --ttl: must be a whole number of seconds/],
+    [["--user", "42", "--token-hmac-secret", "s", "--info", "{name"], /^realtime-hub: token: --info: must be JSON, got "\{name"$/],
+  ])("token %j: refused with a clear message and exit code 2", (args, message) => {
+    const r = spawnSync(process.execPath, [MAIN, "token", ...args], { encoding: "utf8", env: { PATH: process.env.PATH } });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim()).toMatch(message);
   });
 
   it.each(["SIGTERM", "SIGINT"] as const)("serves in --dev, warns loudly, and shuts down gracefully on %s", async (signal) => {

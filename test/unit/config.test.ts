@@ -2,7 +2,23 @@ import { describe, expect, it } from "vitest";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig, MAX_PUBLISH_BYTES, parseFlags } from "../../src/config.js";
+import {
+  coerce,
+  ConfigError,
+  defaultConfig,
+  defaultNamespace,
+  envName,
+  kebab,
+  loadConfig,
+  MAX_PUBLISH_BYTES,
+  NAMESPACE_SETTINGS,
+  parseArgv,
+  parseFlags,
+  SCALAR_KEYS,
+  settingDocs,
+  SETTINGS,
+  type Setting,
+} from "../../src/config.js";
 import { MAX_API_BODY_BYTES } from "../../src/transport/http-api.js";
 
 const dir = mkdtempSync(join(tmpdir(), "rh-config-"));
@@ -241,5 +257,124 @@ describe("config", () => {
     const file = join(dir, "idem.yaml");
     writeFileSync(file, "apiKey: k\nidempotencyWindowSeconds: 0\n");
     expect(() => loadConfig({ flags: parseFlags(["--config", file]) })).toThrow(/idempotencyWindowSeconds: must be a whole number of at least 1/);
+  });
+
+  describe("the settings table", () => {
+    const entries = Object.entries(SETTINGS) as [string, Setting][];
+    const defaultOf = (s: Setting) => (typeof s.default === "function" ? s.default() : s.default);
+
+    it("gives every setting a flag, an env var, a default of its kind and one line of doc", () => {
+      const docs = settingDocs();
+      expect(docs.map((d) => d.key)).toEqual(["config", ...SCALAR_KEYS]);
+      expect(new Set(docs.map((d) => d.flag)).size).toBe(docs.length);
+      expect(new Set(docs.map((d) => d.env)).size).toBe(docs.length);
+      for (const d of docs) {
+        expect(d.flag).toBe(`--${kebab(d.key)}`);
+        expect(d.env).toBe(envName(d.key));
+        expect(d.flag).toMatch(/^--[a-z][a-z0-9-]*$/);
+        expect(d.env).toMatch(/^REALTIME_[A-Z0-9_]+$/);
+        expect(d.default, d.key).not.toBe("");
+        expect(d.doc, d.key).toMatch(/^[^|\n]+$/);
+      }
+      for (const [key, s] of [...entries, ...(Object.entries(NAMESPACE_SETTINGS) as [string, Setting][])]) {
+        const value = defaultOf(s);
+        expect(coerce(key, s.kind, value), key).toBe(value);
+      }
+    });
+
+    it("gives the defaults: each setting's own, a generated node id, the namespace defaults", () => {
+      const a = defaultConfig();
+      expect(Object.keys(a).sort()).toEqual([...SCALAR_KEYS, "channelDefaults", "namespaces"].sort());
+      for (const [key, s] of entries) if (key !== "nodeId") expect(a[key as keyof typeof a], key).toBe(s.default);
+      expect(a.nodeId).toMatch(/^[0-9a-f]{12}$/);
+      expect(defaultConfig().nodeId).not.toBe(a.nodeId);
+      expect(a).toMatchObject({ maxConnections: 0, apiKey: "", logLevel: "info", kafkaCreateTopics: true, broker: "memory", namespaces: [] });
+      expect(a.channelDefaults).toEqual(defaultNamespace());
+      expect(defaultNamespace("chat")).toEqual({ name: "chat", historySize: 0, historyTtlSeconds: 300, presence: false, joinLeave: false, allowPublish: false, private: false });
+      expect(settingDocs().find((d) => d.key === "nodeId")?.default).toBe("random");
+      expect(settingDocs().find((d) => d.key === "apiKey")?.default).toBe("none");
+      expect(settingDocs().find((d) => d.key === "maxConnections")?.default).toBe("0 (no cap)");
+      expect(settingDocs().find((d) => d.key === "allowAnonymous")?.default).toBe("false (--dev: true)");
+    });
+
+    it("reads every setting from its flag, its env var and its config file key, and refuses a value of the wrong kind naming the source", () => {
+      const file = join(dir, "each.yaml");
+      for (const [key, s] of entries) {
+        const value = key === "nodeId" ? "n-1" : defaultOf(s);
+        const text = String(value);
+        const flag = `--${kebab(key)}`;
+        // --dev (or, to test --dev itself, --insecure-api) lets the hub start without an API key.
+        const base = key === "dev" ? { overrides: { insecureApi: true } } : {};
+        const dev = key === "dev" ? [] : ["--dev"];
+        const got = (c: ReturnType<typeof loadConfig>) => c[key as keyof typeof c];
+        if (text !== "") {
+          expect(got(loadConfig({ ...base, flags: parseFlags([...dev, `${flag}=${text}`]) })), flag).toEqual(value);
+          expect(got(loadConfig({ ...base, flags: parseFlags(dev), env: { [envName(key)]: text } })), envName(key)).toEqual(value);
+        }
+        writeFileSync(file, JSON.stringify({ [key]: value }));
+        expect(got(loadConfig({ ...base, flags: parseFlags([...dev, "--config", file]) })), key).toEqual(value);
+        const bad = s.kind === "number" ? [/must be a non-negative number/, "lots"] : s.kind === "boolean" ? [/must be true or false/, "maybe"] : typeof s.kind !== "string" ? [/must be one of/, "nope"] : undefined;
+        if (!bad) continue;
+        const [message, raw] = bad as [RegExp, string];
+        expect(() => loadConfig({ flags: parseFlags(["--dev", `${flag}=${raw}`]) })).toThrow(new RegExp(`${flag}: ${message.source}`));
+        expect(() => loadConfig({ flags: parseFlags(["--dev"]), env: { [envName(key)]: raw } })).toThrow(new RegExp(`${envName(key)}: ${message.source}`));
+        writeFileSync(file, JSON.stringify({ [key]: raw }));
+        expect(() => loadConfig({ flags: parseFlags(["--dev", "--config", file]) })).toThrow(new RegExp(`config file: ${key}: ${message.source}`));
+      }
+    });
+  });
+
+  it("puts the --dev overrides between the file and the defaults", () => {
+    expect(loadConfig({ flags: parseFlags(["--dev"]) })).toMatchObject({ allowAnonymous: true, allowUnknownNamespaces: true, insecureApi: true });
+    expect(loadConfig({ env: { REALTIME_DEV: "true" } }).allowAnonymous).toBe(true);
+    expect(loadConfig({ flags: parseFlags(["--dev", "--allow-anonymous", "false"]) }).allowAnonymous).toBe(false);
+    expect(loadConfig({ flags: parseFlags(["--dev"]), env: { REALTIME_ALLOW_ANONYMOUS: "false" } }).allowAnonymous).toBe(false);
+    const file = join(dir, "dev.yaml");
+    writeFileSync(file, "allowUnknownNamespaces: false\nchannelDefaults: { historySize: 5 }\n");
+    const c = loadConfig({ flags: parseFlags(["--dev", "--config", file]) });
+    expect(c.allowUnknownNamespaces).toBe(false);
+    expect(c.allowAnonymous).toBe(true);
+    // The file's channelDefaults start from what --dev turned on.
+    expect(c.channelDefaults).toMatchObject({ historySize: 5, presence: true, joinLeave: true, allowPublish: true });
+    // Outside --dev none of it applies.
+    expect(loadConfig({ env: { REALTIME_API_KEY: "k" } })).toMatchObject({ allowAnonymous: false, insecureApi: false, channelDefaults: defaultNamespace() });
+    expect(loadConfig({ flags: parseFlags(["--dev", "false"]), env: { REALTIME_API_KEY: "k" } }).dev).toBe(false);
+  });
+
+  it("keeps presence and history with a Redis broker unless they are set", () => {
+    expect(loadConfig({ flags: parseFlags(["--dev", "--broker", "redis"]) })).toMatchObject({ presence: "redis", history: "redis" });
+    expect(loadConfig({ flags: parseFlags(["--dev", "--broker", "redis", "--presence", "memory"]) })).toMatchObject({ presence: "memory", history: "redis" });
+    expect(loadConfig({ flags: parseFlags(["--dev"]), env: { REALTIME_BROKER: "redis", REALTIME_HISTORY: "memory" } })).toMatchObject({ presence: "redis", history: "memory" });
+    expect(loadConfig({ flags: parseFlags(["--dev", "--broker", "redis"]), overrides: { presence: "memory" } })).toMatchObject({ presence: "memory", history: "redis" });
+    const file = join(dir, "redis.yaml");
+    writeFileSync(file, "broker: redis\nhistory: memory\n");
+    expect(loadConfig({ flags: parseFlags(["--dev", "--config", file]) })).toMatchObject({ broker: "redis", presence: "redis", history: "memory" });
+    expect(loadConfig({ flags: parseFlags(["--dev", "--broker", "nats"]) })).toMatchObject({ presence: "memory", history: "memory" });
+  });
+
+  describe("the shared flag parser", () => {
+    const spec = { user: "string", verbose: "boolean", tokenHmacSecret: "string" } as const;
+
+    it("takes --key value, --key=value, a bare boolean and --boolean true|false", () => {
+      expect(parseArgv(["--user", "42", "--token-hmac-secret=a=b", "--verbose"], spec)).toEqual({ user: "42", tokenHmacSecret: "a=b", verbose: true });
+      expect(parseArgv(["--verbose", "false", "--user", "7"], spec)).toEqual({ verbose: "false", user: "7" });
+      expect(parseArgv([], spec)).toEqual({});
+    });
+
+    it("names an unknown flag, a flag without its value and a stray argument, after the command", () => {
+      expect(() => parseArgv(["--usr", "42"], spec, "token")).toThrow(new ConfigError("token: unknown flag --usr"));
+      expect(() => parseArgv(["--user"], spec, "token")).toThrow(new ConfigError("token: flag --user needs a value"));
+      expect(() => parseArgv(["42"], spec, "token")).toThrow(new ConfigError('token: unexpected argument "42"'));
+      expect(() => parseFlags(["--http-addr"])).toThrow(new ConfigError("flag --http-addr needs a value"));
+      expect(() => parseFlags(["--constructor", "x"])).toThrow(new ConfigError("unknown flag --constructor"));
+    });
+
+    it("refuses a config file key that only an object has (constructor, toString)", () => {
+      const file = join(dir, "proto.yaml");
+      writeFileSync(file, "apiKey: k\nconstructor: 1\n");
+      expect(() => loadConfig({ flags: parseFlags(["--config", file]) })).toThrow(/unknown key "constructor"/);
+      writeFileSync(file, "apiKey: k\nnamespaces: [{ name: a, toString: 1 }]\n");
+      expect(() => loadConfig({ flags: parseFlags(["--config", file]) })).toThrow(/namespaces\[0\]\.toString: unknown key/);
+    });
   });
 });

@@ -1,0 +1,151 @@
+import { randomBytes } from "node:crypto";
+import type { Kind, Value } from "./kinds.js";
+
+/**
+ * One setting: its kind, its default, one line of doc. Its flag (--kebab-case) and env var
+ * (REALTIME_SNAKE_CASE) come from its key; `realtime-hub help` and the README's configuration
+ * table are printed from it. A default that is generated (a function) needs a `defaultText`
+ * for the docs; an empty string reads "none" unless it says otherwise.
+ */
+export type Setting<K extends Kind = Kind> = { readonly kind: K; readonly doc: string } & (
+  | { readonly default: Value<K>; readonly defaultText?: string }
+  | { readonly default: () => Value<K>; readonly defaultText: string }
+);
+
+/** Checks each entry's default against its own kind (an enum default must be one of its words). */
+type Checked<S> = S extends { kind: infer K extends Kind } ? Setting<K> : never;
+const defineSettings = <const T extends { [P in keyof T]: Checked<T[P]> }>(table: T): T => table;
+
+export const BROKER_KINDS = ["memory", "redis", "nats", "kafka", "rabbitmq"] as const;
+export const STORE_KINDS = ["memory", "redis"] as const;
+export type BrokerKind = (typeof BROKER_KINDS)[number];
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+const MiB = 1024 * 1024;
+
+/**
+ * Every setting a flag, an env var or a config file key can set, in the order `help` and the
+ * README list them. Precedence: flags > env > config file > --dev overrides > these defaults.
+ */
+export const SETTINGS = defineSettings({
+  dev: { kind: "boolean", default: false, doc: "development mode: anonymous connections, no API key, every namespace open; never in production" },
+  httpAddr: { kind: "string", default: "127.0.0.1:8080", doc: "HTTP edge, HTTP API, demo" },
+  grpcAddr: { kind: "string", default: "127.0.0.1:50051", doc: "gRPC server API" },
+  nodeId: { kind: "string", default: () => randomBytes(6).toString("hex"), defaultText: "random", doc: "this node's id in a cluster" },
+  broker: { kind: BROKER_KINDS, default: "memory", doc: "broker between nodes: memory (one process), redis, nats, kafka, rabbitmq" },
+  presence: { kind: STORE_KINDS, default: "memory", doc: "presence store: memory or redis (redis when the broker is)" },
+  history: { kind: STORE_KINDS, default: "memory", doc: "history store: memory or redis (redis when the broker is)" },
+  redisUrl: { kind: "string", default: "redis://127.0.0.1:6379", doc: "Redis for the redis broker and stores" },
+  redisPrefix: { kind: "string", default: "rh", doc: "prefix of every Redis key and pub/sub channel" },
+  redisMaxPending: { kind: "number", default: 10_000, doc: "broker publishes Redis has not answered yet; past it publish fails at once" },
+  redisMaxPendingBytes: { kind: "number", default: 64 * MiB, doc: "bytes of the publishes Redis has not answered yet (64 MiB); past it publish fails at once" },
+  natsUrl: { kind: "string", default: "nats://127.0.0.1:4222", doc: "NATS server(s), comma-separated" },
+  natsPrefix: { kind: "string", default: "rh", doc: "first token of every NATS subject" },
+  natsMaxPending: { kind: "number", default: 10_000, doc: "publishes NATS has not confirmed yet (by a flush round trip); past it publish fails at once" },
+  natsMaxPendingBytes: { kind: "number", default: 64 * MiB, doc: "bytes of the publishes NATS has not confirmed yet, subject + payload (64 MiB); past it publish fails at once" },
+  kafkaBrokers: { kind: "string", default: "127.0.0.1:9092", doc: "Kafka bootstrap brokers, comma-separated" },
+  kafkaPrefix: { kind: "string", default: "rh", doc: "topics are `<prefix>.0` ... `<prefix>.<n-1>`" },
+  kafkaTopics: { kind: "number", default: 4, doc: "channels hash into this many topics" },
+  kafkaCompression: { kind: ["none", "gzip"], default: "none", doc: "producer batches: none or gzip" },
+  kafkaCreateTopics: { kind: "boolean", default: true, doc: "create topics at start (false when pre-created)" },
+  kafkaSessionTimeoutMs: { kind: "number", default: 30_000, doc: "consumer group session timeout, ms" },
+  kafkaHeartbeatIntervalMs: { kind: "number", default: 3000, doc: "consumer heartbeat interval, ms" },
+  kafkaMaxPending: { kind: "number", default: 10_000, doc: "publishes waiting for the producer; past it publish fails at once" },
+  kafkaMaxPendingBytes: { kind: "number", default: 64 * MiB, doc: "bytes of the publishes waiting for the producer, counted until Kafka acks them (64 MiB); past it publish fails at once" },
+  amqpUrl: { kind: "string", default: "amqp://guest:guest@127.0.0.1:5672", doc: "RabbitMQ for the rabbitmq broker" },
+  amqpExchange: { kind: "string", default: "rh", doc: "topic exchange name" },
+  amqpMaxQueueLength: { kind: "number", default: 100_000, doc: "messages a node's queue holds; past it the oldest are dropped" },
+  amqpMaxQueueBytes: { kind: "number", default: 128 * MiB, doc: "message bytes a node's queue holds (128 MiB); past it the oldest are dropped" },
+  amqpMaxPending: { kind: "number", default: 10_000, doc: "publishes not yet confirmed; past it publish fails at once" },
+  amqpMaxPendingBytes: { kind: "number", default: 64 * MiB, doc: "bytes of the publishes not yet confirmed (64 MiB); past it publish fails at once" },
+  apiKey: { kind: "string", default: "", doc: "required on the server API (`authorization: apikey <key>`)" },
+  insecureApi: { kind: "boolean", default: false, doc: "run the server API without a key outside `--dev`" },
+  tokenHmacSecret: { kind: "string", default: "", doc: "HS256 secret of connection/subscription JWTs" },
+  allowAnonymous: { kind: "boolean", default: false, doc: "connect without a token (a token with an empty `sub` counts as none)" },
+  requireTokenExp: { kind: "boolean", default: false, doc: "refuse connection and subscription tokens without an `exp` claim" },
+  allowUnknownNamespaces: { kind: "boolean", default: false, doc: "channels of unlisted namespaces use `channelDefaults`" },
+  presenceTtlSeconds: { kind: "number", default: 60, doc: "presence entries expire unless refreshed" },
+  idempotencyWindowSeconds: { kind: "number", default: 300, doc: "idempotency key memory (whole seconds, at least 1)" },
+  clientQueueMaxBytes: { kind: "number", default: 4 * MiB, doc: "a client further behind is disconnected (3008)" },
+  maxMessageBytes: { kind: "number", default: 64 * 1024, doc: "largest client frame (bigger: close 1009)" },
+  maxConnections: { kind: "number", default: 0, defaultText: "0 (no cap)", doc: "connections this node holds at once (WebSocket, SSE, long-poll); past it: close 3014 / HTTP 503" },
+  maxConnectionsPerIp: { kind: "number", default: 0, defaultText: "0 (no cap)", doc: "connections from one IP address (behind a proxy: the proxy's); past it: close 3505 / HTTP 429" },
+  httpHeadersTimeoutSeconds: { kind: "number", default: 10, doc: "time to send a request's headers, every HTTP endpoint" },
+  httpBodyTimeoutSeconds: { kind: "number", default: 30, doc: "time to send a request's body after its headers (HTTP 408 past it)" },
+  subscribeBacklogMaxBytes: { kind: "number", default: 16 * MiB, doc: "bytes a backend `Subscribe` stream may fall behind by (16 MiB); past it the stream ends with RESOURCE_EXHAUSTED" },
+  subscribeBacklogMaxEvents: { kind: "number", default: 10_000, doc: "events a backend `Subscribe` stream may fall behind by; past it the stream ends with RESOURCE_EXHAUSTED" },
+  maxChannelsPerClient: { kind: "number", default: 128, doc: "subscriptions per connection" },
+  pingIntervalSeconds: { kind: "number", default: 25, doc: "server pings; silent clients are closed after 2x" },
+  longPollTimeoutSeconds: { kind: "number", default: 25, doc: "how long a poll waits" },
+  shutdownTimeoutSeconds: { kind: "number", default: 5, doc: "grace period on SIGTERM" },
+  logLevel: { kind: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info", doc: "pino level" },
+});
+
+export type SettingKey = keyof typeof SETTINGS;
+type Values<T extends Record<string, Setting>> = { -readonly [P in keyof T]: Value<T[P]["kind"]> };
+
+/**
+ * The options of one namespace (the part of a channel name before the first ':'). They live
+ * in the config file only: in `channelDefaults` and in each entry of `namespaces`.
+ */
+export const NAMESPACE_SETTINGS = defineSettings({
+  name: { kind: "string", default: "", doc: "the namespace: the part of a channel name before the first ':' (each of `namespaces` needs one)" },
+  historySize: { kind: "number", default: 0, defaultText: "0 (none)", doc: "publications kept per channel for recovery" },
+  historyTtlSeconds: { kind: "number", default: 300, doc: "how long history is kept after the last publication, seconds" },
+  presence: { kind: "boolean", default: false, doc: "track who is subscribed (presence command, Presence API)" },
+  joinLeave: { kind: "boolean", default: false, doc: "send join/leave pushes to subscribers" },
+  allowPublish: { kind: "boolean", default: false, doc: "clients may publish into channels of this namespace" },
+  private: { kind: "boolean", default: false, doc: "subscribing needs a subscription token naming the channel" },
+});
+
+/** Options of one namespace; the keys and types come from NAMESPACE_SETTINGS. */
+export type NamespaceOptions = Values<typeof NAMESPACE_SETTINGS>;
+
+/** The one config object: every setting of SETTINGS, plus the namespaces of the config file. */
+export type Config = Values<typeof SETTINGS> & {
+  /** Options of channels without a namespace (and of unknown ones when allowed). */
+  channelDefaults: NamespaceOptions;
+  /** Namespaces and their options (channels of others are refused unless allowUnknownNamespaces). */
+  namespaces: NamespaceOptions[];
+};
+
+/** Every config key a flag or env var can set (used by docs and the compose-file check). */
+export const SCALAR_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+/** The setting of a key, or undefined for a key that is none (an own key only: not `constructor`). */
+export function settingOf(key: string): Setting | undefined {
+  return Object.hasOwn(SETTINGS, key) ? (SETTINGS as Record<string, Setting>)[key] : undefined;
+}
+
+/** The setting of a namespace option, or undefined. */
+export function namespaceSettingOf(key: string): Setting | undefined {
+  return Object.hasOwn(NAMESPACE_SETTINGS, key) ? (NAMESPACE_SETTINGS as Record<string, Setting>)[key] : undefined;
+}
+
+function defaultsOf<T extends Record<string, Setting>>(table: T): Values<T> {
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(table)) out[key] = typeof s.default === "function" ? s.default() : s.default;
+  return out as Values<T>;
+}
+
+export function defaultNamespace(name = ""): NamespaceOptions {
+  return { ...defaultsOf(NAMESPACE_SETTINGS), name };
+}
+
+/** The embedded defaults: one process, no external service. */
+export function defaultConfig(): Config {
+  return { ...defaultsOf(SETTINGS), channelDefaults: defaultNamespace(), namespaces: [] };
+}
+
+/** What --dev turns on, unless the file, env or flags say otherwise. */
+export function devOverrides(): Partial<Config> {
+  return {
+    allowAnonymous: true,
+    allowUnknownNamespaces: true,
+    insecureApi: true,
+    channelDefaults: { ...defaultNamespace(), historySize: 100, historyTtlSeconds: 300, presence: true, joinLeave: true, allowPublish: true },
+  };
+}
+
+/** The flag and env var of `--config FILE`: where the file layer comes from, not a setting itself. */
+export const CONFIG_FILE_KEY = "config";
