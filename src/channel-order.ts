@@ -1,3 +1,4 @@
+import type { Timer } from "./clock.js";
 import type { Publication } from "./gen/realtime/v1/types.js";
 
 /** Most publications held back behind one gap before the node stops waiting and fills it. */
@@ -14,7 +15,7 @@ export const MAX_HELD = 1000;
 export class ChannelOrder {
   private readonly held = new Map<number, Publication>();
   /** A gap fill is scheduled (the node's timer); cleared when it runs. */
-  timer: NodeJS.Timeout | undefined;
+  timer: Timer | undefined;
 
   constructor(
     readonly epoch: string,
@@ -53,9 +54,8 @@ export class ChannelOrder {
     return this.held.size >= MAX_HELD;
   }
 
+  /** Forgets what is held; the caller clears the timer (it owns the clock). */
   dispose(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     this.held.clear();
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Clock, Timer } from "./clock.js";
 import type { ChannelsAnswer } from "./gen/realtime/v1/broker.js";
 import type { ChannelInfo } from "./gen/realtime/v1/hub.js";
 
@@ -124,7 +125,7 @@ export interface ChannelsCollected {
 interface PendingQuery {
   waiting: Set<string>;
   answers: Map<string, ChannelsPart>;
-  timer: NodeJS.Timeout;
+  timer: Timer;
   resolve: (c: ChannelsCollected) => void;
 }
 
@@ -136,13 +137,16 @@ interface PendingQuery {
 export class ChannelsQueries {
   private readonly pending = new Map<string, PendingQuery>();
 
-  constructor(private readonly timeoutMs = CHANNELS_QUERY_TIMEOUT_MS) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly timeoutMs = CHANNELS_QUERY_TIMEOUT_MS,
+  ) {}
 
   /** Starts waiting for the answers of `nodes` to a new query, which the caller then publishes. */
   open(nodes: Iterable<string>): { requestId: string; done: Promise<ChannelsCollected> } {
     const requestId = randomUUID();
     const done = new Promise<ChannelsCollected>((resolve) => {
-      const timer = setTimeout(() => this.finish(requestId), this.timeoutMs);
+      const timer = this.clock.setTimeout(() => this.finish(requestId), this.timeoutMs);
       this.pending.set(requestId, { waiting: new Set(nodes), answers: new Map(), timer, resolve });
     });
     return { requestId, done };
@@ -165,7 +169,7 @@ export class ChannelsQueries {
     const q = this.pending.get(requestId);
     if (!q) return;
     this.pending.delete(requestId);
-    clearTimeout(q.timer);
+    this.clock.clear(q.timer);
     q.resolve({ answers: q.answers, missing: [...q.waiting].sort() });
   }
 

@@ -1,6 +1,7 @@
 import type { ChannelsQuery, Control } from "./gen/realtime/v1/broker.js";
 import type { ChannelsResponse, NodeInfo } from "./gen/realtime/v1/hub.js";
 import { ChannelsQueries, mergeChannels, type ChannelsPart } from "./channels-query.js";
+import type { Clock, Timer } from "./clock.js";
 
 /** How often a node announces itself to the cluster. */
 export const ANNOUNCE_INTERVAL_MS = 5000;
@@ -22,28 +23,32 @@ export interface LocalNode {
  */
 export class Cluster {
   private readonly peers = new Map<string, { info: NodeInfo; seenAt: number }>();
-  private readonly queries = new ChannelsQueries();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly queries: ChannelsQueries;
+  private timer: Timer | undefined;
   private closed = false;
 
-  constructor(private readonly node: LocalNode) {}
+  constructor(
+    private readonly node: LocalNode,
+    private readonly clock: Clock,
+  ) {
+    this.queries = new ChannelsQueries(clock);
+  }
 
   start(): void {
     this.announce();
-    this.timer = setInterval(() => this.announce(), ANNOUNCE_INTERVAL_MS);
-    this.timer.unref();
+    this.timer = this.clock.setInterval(() => this.announce(), ANNOUNCE_INTERVAL_MS);
   }
 
   stop(): void {
     this.closed = true;
-    clearInterval(this.timer);
+    this.clock.clear(this.timer);
     this.queries.close();
   }
 
   /** A control envelope about the cluster itself; false when it is not one (user controls). */
   onControl(control: Control, origin: string): boolean {
     if (control.node) {
-      this.peers.set(control.node.id, { info: control.node, seenAt: Date.now() });
+      this.peers.set(control.node.id, { info: control.node, seenAt: this.clock.now() });
       return true;
     }
     if (control.channelsQuery) {
@@ -92,7 +97,7 @@ export class Cluster {
 
   /** The peers heard within three announcement periods (forgetting older ones). */
   private livePeers(): NodeInfo[] {
-    const cutoff = Date.now() - 3 * ANNOUNCE_INTERVAL_MS;
+    const cutoff = this.clock.now() - 3 * ANNOUNCE_INTERVAL_MS;
     const nodes: NodeInfo[] = [];
     for (const [id, p] of this.peers) {
       if (p.seenAt < cutoff) this.peers.delete(id);

@@ -10,6 +10,7 @@ import { DisconnectCode } from "./gen/realtime/v1/types.js";
 import { ChannelEvent } from "./channel-event.js";
 import { ChannelRules } from "./channel.js";
 import { collectChannels, globMatch, type ChannelsPart } from "./channels-query.js";
+import { systemClock, type Clock, type Timer } from "./clock.js";
 import { Cluster } from "./cluster.js";
 import { Disconnect, errNotAvailable } from "./errors.js";
 import { recoveryFrom, type Recovery } from "./history/recovery.js";
@@ -48,6 +49,8 @@ export interface NodeDeps {
   /** Where idempotency keys are remembered; in this process when absent (one node). */
   idempotency?: IdempotencyStore | undefined;
   log: Logger;
+  /** Time and timers; the system's when absent (tests move time themselves). */
+  clock?: Clock | undefined;
 }
 
 const NO_POSITION: StreamPosition = { offset: "0", epoch: "" };
@@ -85,8 +88,10 @@ export class HubNode {
   private publishFailuresLogged = 0;
   /** Per channel, while an idempotent publish into it has not started: what the next publish waits for. */
   private readonly publishGates = new Map<string, Promise<void>>();
-  private ticker: NodeJS.Timeout | undefined;
-  private readonly startedAt = Date.now();
+  /** Time and timers of this node and its sessions. */
+  readonly clock: Clock;
+  private ticker: Timer | undefined;
+  private readonly startedAt: number;
   private closed = false;
 
   constructor(deps: NodeDeps) {
@@ -98,16 +103,18 @@ export class HubNode {
     this.presenceStore = deps.presence;
     this.historyStore = deps.history;
     this.log = deps.log;
+    this.clock = deps.clock ?? systemClock;
+    this.startedAt = this.clock.now();
     this.idempotency = deps.idempotency ?? new MemoryIdempotencyStore(deps.config.idempotencyWindowSeconds * 1000);
-    this.presenceKeeper = new PresenceKeeper(deps.presence, deps.config.presenceTtlSeconds, deps.log);
+    this.presenceKeeper = new PresenceKeeper(deps.presence, deps.config.presenceTtlSeconds, deps.log, this.clock);
     const recover = (channel: string, since: StreamPosition) => this.recover(channel, since);
-    this.ordered = new OrderedDelivery(this.hub, recover, this.counters, deps.log, deps.sharedHistory ?? true);
+    this.ordered = new OrderedDelivery(this.hub, recover, this.counters, deps.log, deps.sharedHistory ?? true, this.clock);
     this.cluster = new Cluster({
       id: this.id,
       info: () => this.localInfo(),
       channels: (pattern) => this.localChannels(pattern),
       sendControl: (control, onFailure) => this.publishToBroker({ origin: this.id, channel: "", control }, onFailure),
-    });
+    }, this.clock);
   }
 
   async start(): Promise<void> {
@@ -116,11 +123,10 @@ export class HubNode {
     this.cluster.start();
     this.presenceKeeper.start();
     // Pings, pong timeouts and token expiry of every session, whatever carries it.
-    this.ticker = setInterval(() => {
-      const now = Date.now();
+    this.ticker = this.clock.setInterval(() => {
+      const now = this.clock.now();
       for (const s of this.sessions.all()) s.tick(now);
     }, this.config.pingIntervalSeconds * 1000);
-    this.ticker.unref();
   }
 
   options(channel: string): NamespaceOptions {
@@ -181,7 +187,7 @@ export class HubNode {
       epoch: "",
       tags: opts.tags ?? {},
       info: opts.info,
-      time: String(Date.now()),
+      time: String(this.clock.now()),
     };
     let position = NO_POSITION;
     const envelope: BrokerEnvelope = { origin: this.id, channel, publication: pub };
@@ -215,7 +221,7 @@ export class HubNode {
       onFailure?.();
       this.counters.brokerPublishFailures++;
       // During an outage every publish fails: one line per interval, with how many, not one each.
-      const now = Date.now();
+      const now = this.clock.now();
       if (now - this.publishFailureLoggedAt < PUBLISH_FAILURE_LOG_MS) return;
       const failures = this.counters.brokerPublishFailures - this.publishFailuresLogged;
       this.publishFailureLoggedAt = now;
@@ -363,7 +369,7 @@ export class HubNode {
       numUsers: sessions.users,
       numChannels: hub.channels,
       numSubscriptions: hub.subscriptions,
-      uptimeSeconds: String(Math.floor((Date.now() - this.startedAt) / 1000)),
+      uptimeSeconds: String(Math.floor((this.clock.now() - this.startedAt) / 1000)),
       broker: this.broker.kind,
       brokerHealthy: this.broker.healthy(),
     };
@@ -404,7 +410,7 @@ export class HubNode {
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.ticker);
+    this.clock.clear(this.ticker);
     this.presenceKeeper.stop();
     this.cluster.stop();
     this.ordered.close();

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { ChannelEvent } from "./channel-event.js";
+import type { Clock } from "./clock.js";
 import { ChannelOrder } from "./channel-order.js";
 import type { Publication, StreamPosition } from "./gen/realtime/v1/types.js";
 import type { Recovery } from "./history/recovery.js";
@@ -13,7 +14,7 @@ import type { NodeCounters } from "./node-counters.js";
  */
 export const GAP_WAIT_MS = 300;
 /** Retry delay of a gap fill whose history read failed (history store down). */
-const GAP_RETRY_MS = 1000;
+export const GAP_RETRY_MS = 1000;
 
 /**
  * Delivers publications to local subscribers in offset order and once each, when every node
@@ -34,6 +35,7 @@ export class OrderedDelivery {
     private readonly log: Logger,
     /** Whether offsets are shared by the cluster; without, publications go out as they come. */
     private readonly shared: boolean,
+    private readonly clock: Clock,
   ) {}
 
   /** Delivers `pub` now, or holds it behind a gap; drops what was delivered already. */
@@ -42,7 +44,7 @@ export class OrderedDelivery {
     let order = this.orders.get(channel);
     if (!order || order.epoch !== pub.epoch) {
       // A new epoch is a new stream (history was lost): it starts where this publication is.
-      order?.dispose();
+      if (order) this.dispose(order);
       this.orders.set(channel, (order = new ChannelOrder(pub.epoch, Number(pub.offset) - 1)));
     }
     const ready = order.accept(pub);
@@ -68,13 +70,20 @@ export class OrderedDelivery {
 
   /** The channel's last local subscriber left. */
   forget(channel: string): void {
-    this.orders.get(channel)?.dispose();
+    const order = this.orders.get(channel);
+    if (order) this.dispose(order);
     this.orders.delete(channel);
   }
 
   close(): void {
-    for (const order of this.orders.values()) order.dispose();
+    for (const order of this.orders.values()) this.dispose(order);
     this.orders.clear();
+  }
+
+  private dispose(order: ChannelOrder): void {
+    this.clock.clear(order.timer);
+    order.timer = undefined;
+    order.dispose();
   }
 
   /** Encodes the publication once and hands the same event to every local subscriber. */
@@ -83,16 +92,15 @@ export class OrderedDelivery {
   }
 
   private scheduleFill(channel: string, order: ChannelOrder, ms: number): void {
-    clearTimeout(order.timer);
-    order.timer = setTimeout(() => void this.fill(channel), ms);
-    order.timer.unref();
+    this.clock.clear(order.timer);
+    order.timer = this.clock.setTimeout(() => void this.fill(channel), ms);
   }
 
   /** Reads from history what this node has not delivered of `channel` and delivers it in order. */
   private async fill(channel: string): Promise<void> {
     const order = this.orders.get(channel);
     if (!order) return;
-    clearTimeout(order.timer);
+    this.clock.clear(order.timer);
     order.timer = undefined;
     // Live delivery goes on during the read: the answer is compared with what was asked.
     const since = { offset: String(order.last), epoch: order.epoch };

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Clock, Timer } from "./clock.js";
 import type { ClientInfo } from "./gen/realtime/v1/types.js";
 import type { PresenceStore } from "./presence/presence-store.js";
 
@@ -8,22 +9,22 @@ import type { PresenceStore } from "./presence/presence-store.js";
  */
 export class PresenceKeeper {
   private readonly local = new Map<string, Map<string, ClientInfo>>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
 
   constructor(
     private readonly store: PresenceStore,
     private readonly ttlSeconds: number,
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {}
 
   start(): void {
     // Three refreshes per TTL, so one slow or failed round does not let entries lapse.
-    this.timer = setInterval(() => void this.refresh(), (this.ttlSeconds * 1000) / 3);
-    this.timer.unref();
+    this.timer = this.clock.setInterval(() => void this.refresh(), (this.ttlSeconds * 1000) / 3);
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.clock.clear(this.timer);
   }
 
   async add(channel: string, info: ClientInfo): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { TokenVerifier } from "./auth/jwt.js";
 import type { ChannelEvent } from "./channel-event.js";
+import type { Timer } from "./clock.js";
 import {
   Disconnect,
   disconnectBadRequest,
@@ -46,9 +47,9 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   readonly subscriptions: SessionSubscriptions;
   private chain: Promise<void> = Promise.resolve();
   private pendingCommands = 0;
-  private lastSeen = Date.now();
+  private lastSeen: number;
   private expiresAt = 0;
-  private readonly connectTimer: NodeJS.Timeout;
+  private readonly connectTimer: Timer;
 
   constructor(
     readonly node: HubNode,
@@ -59,11 +60,11 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   ) {
     this.subscriptions = new SessionSubscriptions(this, node, verifier);
     // A connection that never connects must not hold resources forever.
-    this.connectTimer = setTimeout(
+    this.lastSeen = node.clock.now();
+    this.connectTimer = node.clock.setTimeout(
       () => this.state === "new" && this.close(disconnectBadRequest("connect timeout")),
       node.config.pingIntervalSeconds * 2000,
     );
-    this.connectTimer.unref();
   }
 
   get connected(): boolean {
@@ -84,7 +85,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
 
   /** One WebSocket text frame: one or more JSON commands, newline-separated. */
   handleFrame(text: string): void {
-    this.lastSeen = Date.now();
+    this.lastSeen = this.node.clock.now();
     for (const line of splitFrame(text)) {
       let cmd: Command | CommandDecodeError;
       try {
@@ -196,7 +197,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
       throw errUnauthorized("token required");
     }
     if ((this.state as string) !== "new") throw errBadRequest("connection closed");
-    clearTimeout(this.connectTimer);
+    this.node.clock.clear(this.connectTimer);
     this.state = "connected";
     this.node.register(this);
     return { client: this.id, version: VERSION, ping: cfg.pingIntervalSeconds, ttl, data: Buffer.alloc(0), node: this.node.id };
@@ -256,7 +257,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     if (this.state === "closed") return;
     const wasConnected = this.state === "connected";
     this.state = "closed";
-    clearTimeout(this.connectTimer);
+    this.node.clock.clear(this.connectTimer);
     // Bookkeeping first: a transport that throws on close must not leave the session in the
     // hub or its presence behind, and callers looping over sessions (shutdown) must go on.
     if (wasConnected) this.node.unregister(this);

@@ -1,24 +1,32 @@
 /**
- * `npm run fuzz -- --seconds N [--seed S] [--only ws,http,edge,grpc] [--path P] [--runs N]`:
+ * `npm run fuzz -- --seconds N [--seed S] [--only ws,http,edge,grpc] [--path P [--salt N]] [--runs N]`:
  * the properties of the CI fuzz test (test/fuzz/fuzz.test.ts), for longer. The time is
  * shared between the properties by weight; each runs until its share is used (or --runs),
  * then the end-of-fuzz checks run (node up, bystander served, no error logged, memory).
  * Bounded: past --seconds plus a grace period for shrinking and the final checks, the
  * process exits whatever it is doing. Exit code 0: nothing found; 1: findings (printed).
  *
- * Replay a reported failure with the --only, --seed and --path it names.
+ * Replay a reported failure with the --only, --seed, --path and --salt it names (the salt
+ * makes the run's channel names those of the failing run).
  */
 import { FuzzHub } from "./harness.js";
 import { checkProperty, PROPERTIES, type PropertyReport } from "./run.js";
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
-  console.error("usage: npm run fuzz -- [--seconds N] [--seed S] [--only ws,http,edge,grpc] [--path P] [--runs N]");
+  console.error("usage: npm run fuzz -- [--seconds N] [--seed S] [--only ws,http,edge,grpc] [--path P [--salt N]] [--runs N]");
   process.exit(2);
 }
 
 function parse(argv: string[]) {
-  const o = { seconds: 60, seed: Math.floor(Math.random() * 2 ** 31), only: Object.keys(PROPERTIES), path: undefined as string | undefined, runs: undefined as number | undefined };
+  const o = {
+    seconds: 60,
+    seed: Math.floor(Math.random() * 2 ** 31),
+    only: Object.keys(PROPERTIES),
+    path: undefined as string | undefined,
+    runs: undefined as number | undefined,
+    salt: undefined as number | undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -41,6 +49,9 @@ function parse(argv: string[]) {
         break;
       case "--path":
         o.path = value();
+        break;
+      case "--salt":
+        o.salt = Math.max(1, Math.floor(num()));
         break;
       case "--runs":
         o.runs = Math.max(1, Math.floor(num()));
@@ -70,6 +81,7 @@ async function main(): Promise<void> {
   const reports: PropertyReport[] = [];
   try {
     fh.takeBaseline();
+    if (o.salt !== undefined) fh.setNextRun(o.salt);
     const totalWeight = o.only.reduce((s, n) => s + PROPERTIES[n]!.weight, 0);
     for (const name of o.only) {
       const share = Math.max(1000, (o.seconds * 1000 * PROPERTIES[name]!.weight) / totalWeight);

@@ -419,7 +419,8 @@ export interface FuzzHubOptions {
 /** The hub under fuzz with its watchers. */
 export class FuzzHub {
   readonly stats = new Stats();
-  private runs = 0;
+  /** Number of the latest run; its salt is `r<number>`. */
+  runs = 0;
   private lastRun: FuzzRun | null = null;
   baseline: { heapUsed: number; external: number; rss: number } | null = null;
   /** Run by stop(): clients the properties keep open across runs. */
@@ -475,6 +476,14 @@ export class FuzzHub {
     if (!ERROR_CODES.has(o?.error?.code) || o.error.code === 100 || r.status >= 500)
       return `after the publish, reading the history of ${JSON.stringify(channel)} through the HTTP API answered ${r.status}: ${clip(text)}`;
     return null;
+  }
+
+  /**
+   * Makes the next run's salt `r<n>`: a replay (--path) then names the same channels as the
+   * run that failed, so damaged bytes land where they landed then.
+   */
+  setNextRun(n: number): void {
+    this.runs = n - 1;
   }
 
   /**

@@ -208,8 +208,9 @@ export async function runHttpCase(fh: FuzzHub, c: HttpCase): Promise<void> {
   }
   // What the hub accepted, a backend can read back as JSON.
   if (res.status === 200 && (known === "publish" || known === "broadcast")) {
-    const o = JSON.parse(res.body.toString() || "{}");
-    const channels = known === "publish" ? [sentChannel(payload, resType)] : ((o.results ?? []) as { channel: string; error?: unknown }[]).filter((r) => !r.error).map((r) => r.channel);
+    const binary = resType.startsWith("application/x-protobuf");
+    const results = known === "broadcast" ? ((binary ? hub.BroadcastResponse.decode(res.body) : JSON.parse(res.body.toString())).results ?? []) as { channel: string; error?: unknown }[] : [];
+    const channels = known === "publish" ? [sentChannel(payload, binary)] : results.filter((r) => !r.error).map((r) => r.channel);
     for (const channel of [...new Set(channels)].slice(0, 3)) {
       const problem = await fh.historyProblem(channel);
       if (problem) fail(problem, res);
@@ -220,9 +221,9 @@ export async function runHttpCase(fh: FuzzHub, c: HttpCase): Promise<void> {
 }
 
 /** The channel of an accepted publish request body. */
-function sentChannel(payload: Buffer, resType: string): string {
+function sentChannel(payload: Buffer, binary: boolean): string {
   try {
-    if (resType.startsWith("application/x-protobuf")) return hub.PublishRequest.decode(payload).channel;
+    if (binary) return hub.PublishRequest.decode(payload).channel;
     const o = JSON.parse(payload.toString());
     return typeof o.channel === "string" ? o.channel : "";
   } catch {

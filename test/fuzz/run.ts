@@ -62,7 +62,15 @@ export async function checkProperty(fh: FuzzHub, name: string, params: CheckPara
   const plugins = [fc.timeout(params.runTimeoutMs ?? 60_000)];
   if (params.timeLimitMs !== undefined) plugins.push(fc.interruptAfterTimeLimit(params.timeLimitMs));
   const details = await fc.check(
-    fc.asyncProperty(p.arbitrary, (input) => p.run(fh, input)),
+    fc.asyncProperty(p.arbitrary, async (input) => {
+      try {
+        await p.run(fh, input);
+      } catch (err) {
+        // The run's number: its salt is in the concrete names, and a replay needs the same.
+        if (err instanceof Error) (err as Error & { run?: number }).run = fh.runs;
+        throw err;
+      }
+    }),
     {
       seed: params.seed,
       numRuns: params.numRuns,
@@ -86,12 +94,14 @@ export async function checkProperty(fh: FuzzHub, name: string, params: CheckPara
 function failureMessage(name: string, p: FuzzProperty<unknown>, d: fc.RunDetails<any>): string {
   const err = d.errorInstance;
   const what = err instanceof Error ? err.message : String(err);
+  const run = (err as { run?: number } | undefined)?.run;
+  const salt = run !== undefined ? ` --salt ${run}` : "";
   const input = d.counterexample ? fc.stringify((d.counterexample as unknown[])[0]) : "(none)";
   return [
     `Fuzz property "${name}" (${p.title}) failed after ${d.numRuns} run(s), shrunk ${d.numShrinks} time(s)${d.interrupted ? ", shrinking cut short by the time limit" : ""}.`,
     `Seed ${d.seed}, path "${d.counterexamplePath}". Replay just this input:`,
-    `  npm run fuzz -- --only ${name} --seed ${d.seed} --path "${d.counterexamplePath}"`,
-    `Minimal input found (symbols like «channel:hist:a» are made concrete per run):`,
+    `  npm run fuzz -- --only ${name} --seed ${d.seed} --path "${d.counterexamplePath}"${salt}`,
+    `Minimal input found (symbols like «channel:hist:a» are made concrete per run${run !== undefined ? `: this one as hist:r${run}-a and so on` : ""}):`,
     `  ${clip(input, 6000)}`,
     `What went wrong:`,
     `  ${clip(what, 8000).replaceAll("\n", "\n  ")}`,

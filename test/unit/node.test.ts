@@ -1,10 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryBus } from "../../src/broker/memory.js";
 import { GAP_WAIT_MS, type HubNode } from "../../src/node.js";
+import { GAP_RETRY_MS } from "../../src/ordered-delivery.js";
 import type { Publication } from "../../src/gen/realtime/v1/types.js";
 import type { Subscriber } from "../../src/hub.js";
 import type { Frame } from "../../src/protocol/frame.js";
 import { createTestNode } from "../helpers/node.js";
+import { ManualClock } from "../helpers/manual-clock.js";
+import { MemoryPresenceStore } from "../../src/presence/memory.js";
 import { eventually } from "../helpers/until.js";
 import type { IdempotencyStore } from "../../src/idempotency/idempotency-store.js";
 import { BrokerEnvelope, ChannelsAnswer } from "../../src/gen/realtime/v1/broker.js";
@@ -77,15 +80,25 @@ describe("node data path", () => {
   });
 
   it("keeps its clients' presence entries alive past the TTL, and lets them go when they leave", async () => {
-    const n = await createTestNode({ presenceTtlSeconds: 1 });
+    const clock = new ManualClock();
+    const n = await createTestNode({ presenceTtlSeconds: 1 }, undefined, { clock, presence: new MemoryPresenceStore(() => clock.now()) });
     nodes.push(n);
     const info = { user: "u1", client: "c1", connInfo: Buffer.alloc(0), chanInfo: Buffer.alloc(0) };
     const ns = n.options("pr:1");
     await n.join("pr:1", info, ns);
-    await new Promise((r) => setTimeout(r, 2500));
+    await clock.advance(2500);
     expect(Object.keys(await n.presence("pr:1"))).toEqual(["c1"]);
     await n.leave("pr:1", info, ns);
     expect(await n.presence("pr:1")).toEqual({});
+  });
+
+  it("lets presence entries lapse after the TTL when nobody refreshes them", async () => {
+    const clock = new ManualClock();
+    const presence = new MemoryPresenceStore(() => clock.now());
+    await presence.add("pr:2", { user: "u", client: "c", connInfo: Buffer.alloc(0), chanInfo: Buffer.alloc(0) }, 1);
+    await clock.advance(1500);
+    expect(await presence.get("pr:2")).toEqual({});
+    await presence.close();
   });
 
   it("answers a repeated idempotency key with the first result and delivers once", async () => {
@@ -365,7 +378,8 @@ describe("node data path", () => {
   describe("delivery in offset order", () => {
     /** A node with `n` publications stored in `channel`'s history, and a subscriber at offset 0. */
     async function stored(channel: string, n: number) {
-      const node = await createTestNode();
+      const clock = new ManualClock();
+      const node = await createTestNode({}, undefined, { clock });
       nodes.push(node);
       const pubs: Publication[] = [];
       for (let i = 1; i <= n; i++) {
@@ -379,7 +393,7 @@ describe("node data path", () => {
       await node.subscribe(channel, Object.assign(r.s, { lost: (c: string) => void lost.push(c) }));
       node.notePosition(channel, { epoch: pubs[0]!.epoch, offset: "0" });
       const offsets = () => r.got.map((f) => Number(f.push.pub.offset));
-      return { node, pubs, offsets, lost };
+      return { node, pubs, offsets, lost, clock };
     }
 
     it("puts publications a broker reordered back in order, and drops duplicates", async () => {
@@ -395,29 +409,31 @@ describe("node data path", () => {
     });
 
     it("fills a gap that stays open from history, in order", async () => {
-      const { node, pubs, offsets, lost } = await stored("ord:2", 4);
+      const { node, pubs, offsets, lost, clock } = await stored("ord:2", 4);
       node.deliverPublication("ord:2", pubs[0]!);
       node.deliverPublication("ord:2", pubs[3]!); // 2 and 3 never come through the broker
       expect(offsets()).toEqual([1]);
-      await new Promise((r) => setTimeout(r, GAP_WAIT_MS / 2));
+      await clock.advance(GAP_WAIT_MS - 1);
       expect(offsets()).toEqual([1]);
+      await clock.advance(1);
       await eventually(() => expect(offsets()).toEqual([1, 2, 3, 4]));
       expect(node.counters.recoveredAfterReconnect).toBe(2);
       expect(lost).toEqual([]);
     });
 
     it("tells subscribers to recover when history cannot fill the gap", async () => {
-      const { node, pubs, offsets, lost } = await stored("ord:3", 2);
+      const { node, pubs, offsets, lost, clock } = await stored("ord:3", 2);
       node.deliverPublication("ord:3", pubs[0]!);
       // Offset 4 of this epoch: 3 is in no history (trimmed, or the store lost it).
       node.deliverPublication("ord:3", { ...pubs[1]!, offset: "4" });
+      await clock.advance(GAP_WAIT_MS);
       await eventually(() => expect(lost).toEqual(["ord:3"]));
       expect(offsets()).toEqual([1, 2]);
       expect(node.counters.gapsLost).toBe(1);
     });
 
     it("does not mistake publications delivered while it reads the gap for a loss", async () => {
-      const { node, pubs, offsets, lost } = await stored("ord:5", 4);
+      const { node, pubs, offsets, lost, clock } = await stored("ord:5", 4);
       const read = node.historyStore.read.bind(node.historyStore);
       let reading!: () => void;
       const started = new Promise<void>((r) => (reading = r));
@@ -429,18 +445,19 @@ describe("node data path", () => {
       };
       node.deliverPublication("ord:5", pubs[0]!);
       node.deliverPublication("ord:5", pubs[2]!);
+      await clock.advance(GAP_WAIT_MS);
       await started;
       // The late publication arrives while the fill's read is in flight.
       node.deliverPublication("ord:5", pubs[1]!);
       node.deliverPublication("ord:5", pubs[3]!);
       await eventually(() => expect(offsets()).toEqual([1, 2, 3, 4]));
-      await new Promise((res) => setTimeout(res, 100));
+      await clock.advance(10 * GAP_WAIT_MS);
       expect(lost).toEqual([]);
       expect(offsets()).toEqual([1, 2, 3, 4]);
     });
 
     it("retries a gap fill while history cannot be read", async () => {
-      const { node, pubs, offsets } = await stored("ord:4", 3);
+      const { node, pubs, offsets, clock } = await stored("ord:4", 3);
       const read = node.historyStore.read.bind(node.historyStore);
       let failures = 0;
       node.historyStore.read = async (...args) => {
@@ -449,7 +466,11 @@ describe("node data path", () => {
       };
       node.deliverPublication("ord:4", pubs[0]!);
       node.deliverPublication("ord:4", pubs[2]!);
-      await eventually(() => expect(offsets()).toEqual([1, 2, 3]), 5000);
+      await clock.advance(GAP_WAIT_MS);
+      expect(failures).toBe(1);
+      expect(offsets()).toEqual([1]);
+      await clock.advance(GAP_RETRY_MS);
+      await eventually(() => expect(offsets()).toEqual([1, 2, 3]));
       expect(failures).toBe(2);
     });
   });
