@@ -99,7 +99,7 @@ function infoBytes(info: unknown): Buffer {
 /** Mints a token (the `token` CLI command, tests, and backends written in JS). */
 export async function signToken(
   secret: string,
-  claims: { sub: string; channel?: string; info?: unknown },
+  claims: { sub: string; channel?: string | undefined; info?: unknown },
   /** 0: no expiry; negative: already expired (tests). */
   expiresInSeconds = 3600,
 ): Promise<string> {

@@ -34,7 +34,8 @@ describe.runIf(canRun)("rabbitmq faults", () => {
     cleanups.push(() => redis.stop(), () => rabbit.stop());
     console.info(`private RabbitMQ node ${rabbit.nodename} started in ${rabbit.lastStartMs} ms`);
     const args = ["--broker", "rabbitmq", "--amqp-url", rabbit.url, "--amqp-exchange", "rhf", "--presence", "redis", "--history", "redis", "--redis-url", redis.url];
-    nodes = [a, b, c] = await Promise.all(["fq-a", "fq-b", "fq-c"].map((id) => startHubProcess(id, args)));
+    nodes = await Promise.all(["fq-a", "fq-b", "fq-c"].map((id) => startHubProcess(id, args)));
+    [a, b, c] = nodes as [HubProcess, HubProcess, HubProcess];
     cleanups.push(...nodes.map((n) => () => n.stop()));
   }, 90_000);
 
