@@ -77,15 +77,17 @@ export class WebSocketTransport implements Transport {
       error: undefined,
       push: { channel: "", disconnect: { code: d.code, reason: d.reason, reconnect: d.reconnect } },
     });
-    this.ws.send(push.json(), TEXT);
+    let cut = false;
+    // terminate() drops the socket's write buffer: cut only once the push (and all before it) left.
+    this.ws.send(push.json(), TEXT, () => cut && this.ws.terminate());
     try {
       this.ws.close(d.code, closeReason(d.reason));
     } catch {
       // ws refuses codes a close frame may not carry (a backend's Disconnect can name any
-      // number): the client has the disconnect push, so cut the socket rather than keep it.
-      return this.ws.terminate();
+      // number): no close frame then, the socket is cut once the push is out.
+      cut = true;
     }
-    // A peer that never completes the closing handshake must not hold the socket.
+    // A peer that never completes the closing handshake (or never reads) must not hold the socket.
     setTimeout(() => this.ws.terminate(), 5000).unref();
   }
 }
@@ -97,7 +99,7 @@ const MAX_CLOSE_REASON_BYTES = 123;
  * The reason cut to what a close frame holds, in UTF-8 bytes (ws throws past that), without
  * splitting a character. The disconnect push before it carries the whole reason.
  */
-export function closeReason(reason: string): string {
+function closeReason(reason: string): string {
   const bytes = Buffer.from(reason, "utf8");
   if (bytes.length <= MAX_CLOSE_REASON_BYTES) return reason;
   let end = MAX_CLOSE_REASON_BYTES;

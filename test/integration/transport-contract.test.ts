@@ -249,14 +249,7 @@ async function longPollPeer(): Promise<TransportPeer> {
   };
 }
 
-transportContract("websocket", websocketPeer, {
-  knownViolations: {
-    // src/transport/websocket.ts close(): the catch around ws.close() calls terminate() at
-    // once, which destroys the socket with its write buffer: a client behind on reading loses
-    // the frames still queued (counted by queuedBytes()) and the disconnect push.
-    "close-behind/uncarriable-code": "a code no close frame carries cuts the socket before its queue and the push are sent",
-  },
-});
+transportContract("websocket", websocketPeer);
 transportContract("sse", ssePeer);
 transportContract("longpoll", longPollPeer);
 
