@@ -2,7 +2,7 @@ import type { Timer } from "./clock.js";
 import type { Publication } from "./gen/realtime/v1/types.js";
 
 /** Most publications held back behind one gap before the node stops waiting and fills it. */
-export const MAX_HELD = 1000;
+const MAX_HELD = 1000;
 
 /**
  * One channel's stream as this node delivers it: publications leave in offset order, each

@@ -4,7 +4,7 @@ import { ChannelsQueries, mergeChannels, type ChannelsPart } from "./channels-qu
 import type { Clock, Timer } from "./clock.js";
 
 /** How often a node announces itself to the cluster. */
-export const ANNOUNCE_INTERVAL_MS = 5000;
+const ANNOUNCE_INTERVAL_MS = 5000;
 
 /** What the cluster needs of its own node. */
 export interface LocalNode {

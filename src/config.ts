@@ -4,23 +4,18 @@
  */
 export { ConfigError } from "./config/config-error.js";
 export { envName, kebab } from "./config/names.js";
-export { coerce, type Kind, type Value } from "./config/kinds.js";
-export { parseArgv, type FlagKind } from "./config/argv.js";
+export { coerce } from "./config/kinds.js";
+export { parseArgv } from "./config/argv.js";
 export {
-  BROKER_KINDS,
-  STORE_KINDS,
   SETTINGS,
   NAMESPACE_SETTINGS,
   SCALAR_KEYS,
   defaultConfig,
   defaultNamespace,
-  type BrokerKind,
-  type StoreKind,
   type Config,
   type NamespaceOptions,
   type Setting,
-  type SettingKey,
 } from "./config/settings.js";
-export { loadConfig, parseFlags, readConfigFile } from "./config/load.js";
-export { BROKER_BYTES_HEADROOM, MAX_PUBLISH_BYTES, minBrokerBytes, splitAddr, validateConfig } from "./config/validate.js";
-export { helpText, namespaceDocs, readmeTable, settingDocs, type SettingDoc } from "./config/docs.js";
+export { loadConfig, parseFlags } from "./config/load.js";
+export { BROKER_BYTES_HEADROOM, MAX_PUBLISH_BYTES, splitAddr } from "./config/validate.js";
+export { helpText, namespaceDocs, readmeTable, settingDocs } from "./config/docs.js";

@@ -31,7 +31,7 @@ function parseNamespace(where: string, raw: unknown, base: NamespaceOptions): Na
 }
 
 /** Reads a YAML or JSON config file into a partial config, naming any bad key. */
-export function readConfigFile(path: string): Record<string, unknown> {
+function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, "utf8");

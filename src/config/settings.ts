@@ -16,10 +16,8 @@ export type Setting<K extends Kind = Kind> = { readonly kind: K; readonly doc: s
 type Checked<S> = S extends { kind: infer K extends Kind } ? Setting<K> : never;
 const defineSettings = <const T extends { [P in keyof T]: Checked<T[P]> }>(table: T): T => table;
 
-export const BROKER_KINDS = ["memory", "redis", "nats", "kafka", "rabbitmq"] as const;
-export const STORE_KINDS = ["memory", "redis"] as const;
-export type BrokerKind = (typeof BROKER_KINDS)[number];
-export type StoreKind = (typeof STORE_KINDS)[number];
+const BROKER_KINDS = ["memory", "redis", "nats", "kafka", "rabbitmq"] as const;
+const STORE_KINDS = ["memory", "redis"] as const;
 
 const MiB = 1024 * 1024;
 

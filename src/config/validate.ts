@@ -15,7 +15,7 @@ export const MAX_PUBLISH_BYTES = 4 * 1024 * 1024;
 export const BROKER_BYTES_HEADROOM = 64 * 1024;
 
 /** Least a broker byte bound may be: the largest publish the hub accepts, plus headroom. */
-export function minBrokerBytes(maxMessageBytes: number): number {
+function minBrokerBytes(maxMessageBytes: number): number {
   return Math.max(maxMessageBytes, MAX_PUBLISH_BYTES) + BROKER_BYTES_HEADROOM;
 }
 

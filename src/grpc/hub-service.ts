@@ -21,7 +21,7 @@ export const MAX_IN_FLIGHT = 1024;
  * epoch and time strings, protobuf and gRPC framing, object headers. Rough on purpose: a flood
  * of tiny events is caught by the events bound.
  */
-export const SUBSCRIBE_EVENT_OVERHEAD_BYTES = 128;
+const SUBSCRIBE_EVENT_OVERHEAD_BYTES = 128;
 
 function infoSize(info: ClientInfo | undefined): number {
   return info ? info.user.length + info.client.length + info.connInfo.length + info.chanInfo.length : 0;
@@ -38,7 +38,7 @@ function publicationSize(pub: Publication): number {
  * encoding it again only to measure it would double the work of the publish path. String
  * lengths are UTF-16 units, close enough to bytes for names, ids and tags.
  */
-export function eventSize(ev: SubscribeResponse): number {
+function eventSize(ev: SubscribeResponse): number {
   return (
     SUBSCRIBE_EVENT_OVERHEAD_BYTES +
     ev.channel.length +

@@ -10,7 +10,7 @@ export const ERROR_CODE_METADATA = "realtime-error-code";
  * Our error codes -> gRPC status codes, once for the whole server API. The switch is
  * exhaustive: a code added to types.proto does not compile until it is mapped here.
  */
-export function grpcCode(code: ErrorCode, temporary: boolean): status {
+function grpcCode(code: ErrorCode, temporary: boolean): status {
   switch (code) {
     // The request itself is wrong (channel name, missing field, bad limit): fix it, do not retry.
     case ErrorCode.ERROR_CODE_BAD_REQUEST:

@@ -12,7 +12,7 @@ import type { HistoryOptions, HistoryStore, ReadOptions, ReadResult } from "./hi
  * script, so every node sees publications in offset order. The stream id is `<offset>-0`,
  * so a read starts at an offset (XRANGE) instead of scanning the stream.
  */
-export const APPEND_LUA = `
+const APPEND_LUA = `
 local epoch = redis.call('hget', KEYS[2], 'e')
 if not epoch then
   epoch = ARGV[4]

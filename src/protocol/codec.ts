@@ -33,7 +33,7 @@ export const MAX_DATA_DEPTH = 512;
  * A byte scan, no parse: brackets inside strings do not count. Bytes that are not JSON may
  * give any answer; callers that care whether they are JSON check that themselves.
  */
-export function nestsDeeperThan(data: Uint8Array, max = MAX_DATA_DEPTH): boolean {
+function nestsDeeperThan(data: Uint8Array, max = MAX_DATA_DEPTH): boolean {
   // Every level takes an opening and a closing byte.
   if (data.length <= 2 * max) return false;
   let depth = 0;
@@ -233,9 +233,5 @@ export function encodeReply(reply: Reply): string {
   return JSON.stringify(obj);
 }
 
-/** JSON object -> bytes for a proto bytes field that must hold JSON (HTTP API, client data). */
-export function jsonToBytes(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value), "utf8");
-}
 
 export { embedIn as embedJsonIn, embedOut as embedJsonOut };

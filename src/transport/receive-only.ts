@@ -8,7 +8,7 @@ import type { Transport } from "../transport.js";
 import type { Refusal } from "./connection-limits.js";
 
 /** Most channels one SSE or long-poll connection may ask for in its URL. */
-export const MAX_QUERY_CHANNELS = 64;
+const MAX_QUERY_CHANNELS = 64;
 
 /** A session for a new connection, or why it may not have one (connection caps). */
 export type NewSession = (t: Transport, req: IncomingMessage) => Session | Refusal;

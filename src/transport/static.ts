@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { ServerResponse } from "node:http";
 
 /** The project root (holds package.json), found from src/transport or dist/src/transport. */
-export const PROJECT_ROOT = (() => {
+const PROJECT_ROOT = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "proto"))) return dir;

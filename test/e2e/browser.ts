@@ -6,7 +6,7 @@ import { chromium, type Browser } from "playwright-core";
 import { fileExists, requireTools } from "../helpers/require.js";
 
 /** Debian's chromium; the browser suites skip loudly without it (fail under REALTIME_REQUIRE_ALL=1). */
-export const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM = "/usr/bin/chromium";
 
 export function canRunBrowser(suite: string): boolean {
   return requireTools(suite, { "chromium (Debian package chromium)": fileExists(CHROMIUM) });

@@ -16,9 +16,9 @@ import { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
  * beginning, so it sees everything in the log whenever its group join completes).
  */
 
-export type EnvelopeKind = "publication" | "join" | "leave" | "control" | "empty";
+type EnvelopeKind = "publication" | "join" | "leave" | "control" | "empty";
 
-export interface TappedEnvelope {
+interface TappedEnvelope {
   kind: EnvelopeKind;
   origin: string;
   /** The hub channel inside the envelope; "" for control envelopes. */

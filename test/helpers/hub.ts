@@ -32,5 +32,3 @@ export async function startTestHub(overrides: Partial<Config> = {}, opts: StartO
   };
 }
 
-/** The same, under the name the e2e tests use. */
-export const startHub = startTestHub;
