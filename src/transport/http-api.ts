@@ -90,7 +90,9 @@ export async function handleApiRequest(
   try {
     const denied = apiKeyError(req.headers.authorization, deps.apiKey, "header");
     if (denied) throw denied;
-    const r = ROUTES[routeKey(method)];
+    // Own keys only: `/api/constructor` must not find Object.prototype.constructor.
+    const key = routeKey(method);
+    const r = Object.hasOwn(ROUTES, key) ? ROUTES[key] : undefined;
     if (!r) throw errNotFound(`no API method ${JSON.stringify(method)} (known: ${Object.keys(ROUTES).join(", ")})`);
     if (req.method !== "POST") throw new HttpRequestError(405, ErrorCode.ERROR_CODE_BAD_REQUEST, "use POST", { Allow: "POST" });
     const type = (req.headers["content-type"] ?? "application/json").split(";")[0]!.trim().toLowerCase();

@@ -436,6 +436,9 @@ describe("HTTP API", () => {
   it("unknown method: 404", async () => {
     await expectBystanderStillServed(async () => {
       expect(await api("teleport", {})).toMatchObject({ status: 404, body: { error: { message: expect.stringMatching(/no API method "teleport"/) } } });
+      // Names every object has (found by the fuzzer: /api/constructor reached Object.prototype).
+      for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"])
+        expect(await api(name, {}), name).toMatchObject({ status: 404, body: { error: { code: 113 } } });
     });
   });
 
