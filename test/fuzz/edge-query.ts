@@ -16,7 +16,7 @@ import { asText, channelRef, clip, CHANNELS, type ConnectTokenName, connectToken
 const MAX_QUERY_CHANNELS = 64;
 const ANSWER_TIMEOUT_MS = 8000;
 
-export type Param =
+type Param =
   | { key: "channel"; value: Fuzzed }
   | { key: "token"; value: Fuzzed }
   | { key: "token:"; channel: Fuzzed; value: Fuzzed }

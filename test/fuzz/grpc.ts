@@ -18,7 +18,7 @@ import { asText, channelRef, clip, type Fuzzed, weirdValue } from "./values.js";
 const SERVICE = "/realtime.v1.HubService/";
 const CALL_TIMEOUT_MS = 8000;
 
-export type MessageSpec =
+type MessageSpec =
   | { kind: "request"; of: string; value: Fuzzed; bytes: ByteMutation[] }
   | { kind: "stream-request"; id: Fuzzed; value: Fuzzed; bytes: ByteMutation[] }
   | { kind: "subscribe-request"; channels: Fuzzed[]; clientOnly: boolean; joinLeave: boolean; bytes: ByteMutation[] }

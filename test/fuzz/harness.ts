@@ -19,16 +19,16 @@ import { signToken } from "../../src/auth/jwt.js";
 import { SubscribeRequest } from "../../src/gen/realtime/v1/hub.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { ERROR_CODES } from "./codes.js";
-import { CHANNELS, clip, type ConnectTokenName, type Fuzzed, type Resolver, tokensIn, type SubTokenName } from "./values.js";
+import { clip, type ConnectTokenName, type Fuzzed, type Resolver, tokensIn, type SubTokenName } from "./values.js";
 
 export const API_KEY = "fuzz-key";
-export const TOKEN_SECRET = "fuzz-secret";
+const TOKEN_SECRET = "fuzz-secret";
 /** The user of the fuzzing connections (and of the tokens that name a user). */
-export const FUZZ_USER = "fuzz";
-export const OTHER_USER = "fuzz-other";
+const FUZZ_USER = "fuzz";
+const OTHER_USER = "fuzz-other";
 
 /** The hub config the fuzz runs against; see defaultNamespace in src/config.ts. */
-export function fuzzHubConfig(): Partial<Config> {
+function fuzzHubConfig(): Partial<Config> {
   return {
     dev: false,
     apiKey: API_KEY,
@@ -45,7 +45,7 @@ export function fuzzHubConfig(): Partial<Config> {
 }
 
 /** Counters by name, printed at the end of a run. */
-export class Stats {
+class Stats {
   readonly counts = new Map<string, number>();
   add(name: string, n = 1): void {
     this.counts.set(name, (this.counts.get(name) ?? 0) + n);
@@ -111,7 +111,7 @@ export class LogCapture {
 }
 
 /** A forced GC where the process allows it (v8 flag set at run time; no --expose-gc needed). */
-export function forceGc(): boolean {
+function forceGc(): boolean {
   try {
     const g = (globalThis as { gc?: () => void }).gc ?? (setFlagsFromString("--expose-gc"), runInNewContext("gc") as () => void);
     g();
@@ -122,7 +122,7 @@ export function forceGc(): boolean {
   }
 }
 
-export function memoryNow(): { heapUsed: number; external: number; rss: number } {
+function memoryNow(): { heapUsed: number; external: number; rss: number } {
   const m = process.memoryUsage();
   return { heapUsed: m.heapUsed, external: m.external, rss: m.rss };
 }
@@ -604,4 +604,3 @@ export class FuzzHub {
   }
 }
 
-export { CHANNELS };

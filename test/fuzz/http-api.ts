@@ -14,7 +14,7 @@ import { applyByteMutations, type ByteMutation, byteMutation, encodeRequest, hos
 import { applyTextMutation, clip, type Fuzzed, mutate, type Mutation, mutation, type TextMutation, textMutation, toJsonText } from "./values.js";
 
 
-export type HttpBody =
+type HttpBody =
   | { kind: "json"; method: string; value: Fuzzed; muts: Mutation[]; text: TextMutation | null }
   | { kind: "text"; text: string }
   | { kind: "protobuf"; method: string; value: Fuzzed; bytes: ByteMutation[] }

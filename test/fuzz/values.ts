@@ -15,7 +15,6 @@ export const CHANNELS = [
   "plain", // no namespace: channelDefaults (nothing allowed, no history)
   "nope:z", // unknown namespace: 102
 ] as const;
-export type ChannelName = (typeof CHANNELS)[number];
 
 /** Connection tokens, minted once per hub (see FuzzHub.connectTokens). */
 export const CONNECT_TOKENS = [
@@ -34,9 +33,8 @@ export const CONNECT_TOKENS = [
 export type ConnectTokenName = (typeof CONNECT_TOKENS)[number];
 
 /** Subscription tokens, minted per run for that run's private channels. */
-export const SUB_TOKENS = ["sub:priv:x", "sub:priv:y", "sub-expired:priv:x", "sub-other-user:priv:x", "sub-wrong-secret:priv:x"] as const;
+const SUB_TOKENS = ["sub:priv:x", "sub:priv:y", "sub-expired:priv:x", "sub-other-user:priv:x", "sub-wrong-secret:priv:x"] as const;
 export type SubTokenName = (typeof SUB_TOKENS)[number];
-export type TokenName = ConnectTokenName | SubTokenName;
 
 /**
  * A reference to a channel or token of the run, printed as «channel:hist:a» in reports; or to
@@ -89,11 +87,11 @@ export class B64 {
 export type Fuzzed = null | boolean | number | string | Sym | Raw | Filler | B64 | Fuzzed[] | { [k: string]: Fuzzed };
 
 /** `depth` levels of `open` closed again: [[[...]]] or {"a":{"a":...}}. */
-export function nestedText(kind: "array" | "object", depth: number, inner = "1"): string {
+function nestedText(kind: "array" | "object", depth: number, inner = "1"): string {
   return kind === "array" ? "[".repeat(depth) + inner + "]".repeat(depth) : '{"a":'.repeat(depth) + inner + "}".repeat(depth);
 }
 
-export const HUGE_NUMBER_TEXTS = [
+const HUGE_NUMBER_TEXTS = [
   "1e400",
   "-1e400",
   "1e-400",
@@ -111,7 +109,7 @@ export const HUGE_NUMBER_TEXTS = [
   "1E+2",
 ] as const;
 
-export const hugeNumber: fc.Arbitrary<Raw> = fc.constantFrom(...HUGE_NUMBER_TEXTS).map((t) => new Raw(t));
+const hugeNumber: fc.Arbitrary<Raw> = fc.constantFrom(...HUGE_NUMBER_TEXTS).map((t) => new Raw(t));
 
 /** Deep nesting as raw text; the largest ones only fit a frame as arrays. */
 export const deepNesting: fc.Arbitrary<Raw> = fc

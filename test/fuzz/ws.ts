@@ -51,11 +51,11 @@ const FRAME_TIMEOUT_MS = 10_000;
 
 // ---------------------------------------------------------------- generators
 
-export type LineSpec =
+type LineSpec =
   | { kind: "cmd"; cmd: Fuzzed; muts: Mutation[]; text: TextMutation | null }
   | { kind: "raw"; raw: string | Raw | Filler };
 
-export type FrameSpec =
+type FrameSpec =
   | { kind: "text"; lines: LineSpec[]; sep: string }
   /** Not a frame: closes the connection (normally) and opens a new one, to recover on. */
   | { kind: "reconnect" }
@@ -135,7 +135,7 @@ const methods: Record<string, fc.Arbitrary<Fuzzed>> = {
 
 const METHOD_WEIGHTS: Record<string, number> = { connect: 2, subscribe: 6, unsubscribe: 2, publish: 6, presence: 2, presenceStats: 2, history: 3, refresh: 1, rpc: 1, ping: 2 };
 
-export const command: fc.Arbitrary<Fuzzed> = fc
+const command: fc.Arbitrary<Fuzzed> = fc
   .tuple(id, fc.oneof(...Object.entries(methods).map(([m, a]) => ({ weight: METHOD_WEIGHTS[m]!, arbitrary: a.map((body) => [m, body] as const) }))))
   .map(([i, [m, body]]) => ({ id: i, [m]: body }));
 
@@ -175,7 +175,7 @@ const rawLine: fc.Arbitrary<string | Raw | Filler> = fc.oneof(
   { weight: 1, arbitrary: deepNesting },
 );
 
-export const line: fc.Arbitrary<LineSpec> = fc.oneof(
+const line: fc.Arbitrary<LineSpec> = fc.oneof(
   {
     weight: 30,
     arbitrary: fc.record({
@@ -188,7 +188,7 @@ export const line: fc.Arbitrary<LineSpec> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("raw" as const), raw: rawLine }) },
 );
 
-export const frame: fc.Arbitrary<FrameSpec> = fc.oneof(
+const frame: fc.Arbitrary<FrameSpec> = fc.oneof(
   {
     weight: 60,
     arbitrary: fc.record({
@@ -304,7 +304,7 @@ class Conn {
 type LineClass = { kind: "blank" } | { kind: "pong" } | { kind: "fatal"; why: string } | { kind: "answer"; id: number; obj: Record<string, any> };
 
 /** What the protocol says about one line (docs/protocol.md), as the hub will receive it. */
-export function classifyLine(text: string): LineClass {
+function classifyLine(text: string): LineClass {
   if (text.trim() === "") return { kind: "blank" };
   let v: unknown;
   try {
@@ -609,4 +609,3 @@ function trackSubscriptions(
   }
 }
 
-export { Finding };
