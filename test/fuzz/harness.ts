@@ -570,6 +570,20 @@ export class FuzzHub {
     else if (p.bytes > bound + slack && !this.stalled.resourceExhausted)
       problems.push(`the stalled gRPC Subscribe stream fell ${(p.bytes / 1048576).toFixed(1)} MiB behind and ended with ${st}, not RESOURCE_EXHAUSTED`);
 
+    // Nothing outlives its case: what is left is the bystander (one connection, one subscription).
+    const info = async () => {
+      const r = await post(`${this.hub.httpUrl}/api/info`, "{}", { "Content-Type": "application/json", Authorization: `apikey ${API_KEY}` }, false);
+      return JSON.parse(r.body.toString()).nodes?.[0] ?? {};
+    };
+    let left = await info();
+    for (let i = 0; i < 50 && ((left.numClients ?? 0) > 1 || (left.numSubscriptions ?? 0) > 1); i++) {
+      await sleep(100);
+      left = await info();
+    }
+    summary.push(`left on the node: ${left.numClients ?? 0} connection(s), ${left.numSubscriptions ?? 0} subscription(s) in ${left.numChannels ?? 0} channel(s)`);
+    if ((left.numClients ?? 0) > 1 || (left.numSubscriptions ?? 0) > 1)
+      problems.push(`connections or subscriptions outlived their cases: ${left.numClients} connection(s) and ${left.numSubscriptions} subscription(s) left, expected only the bystander's`);
+
     // Nothing logged at error level.
     const errors = this.logs.errorsSince(0);
     if (errors.length) problems.push(`the hub logged ${errors.length} line(s) at level >= 50:\n${LogCapture.describe(errors.slice(0, 20))}`);
@@ -591,7 +605,6 @@ export class FuzzHub {
         if (grew > 4 * memoryBoundBytes) problems.push(`RSS grew by ${mib(grew)}, more than ${mib(4 * memoryBoundBytes)}`);
       }
     }
-    summary.push(`node: ${JSON.stringify(this.hub.node.hub.stats())}`);
     return { problems, summary };
   }
 
