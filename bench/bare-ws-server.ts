@@ -25,7 +25,7 @@ const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate:
 wss.on("connection", (ws) => {
   ws.on("message", (d) => {
     if (clients.has(ws)) return; // pongs
-    const s = d.toString();
+    const s = (d as Buffer).toString(); // text frames: ws hands over one Buffer
     if (s.includes('"connect"') && s.includes('"subscribe"')) {
       ws.send('{"id":1,"connect":{"client":"bare","version":"0","ping":25}}\n{"id":2,"subscribe":{}}', TEXT);
       clients.add(ws);

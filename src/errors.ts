@@ -59,7 +59,7 @@ export class Disconnect {
   ) {}
 
   get reconnect(): boolean {
-    return this.code < 3500;
+    return (this.code as number) < 3500;
   }
 }
 

@@ -32,7 +32,7 @@ export class Hub {
   subscribe(channel: string, s: Subscriber): boolean {
     let subs = this.channels.get(channel);
     const first = !subs;
-    if (!subs) this.channels.set(channel, (subs = new Map()));
+    if (!subs) this.channels.set(channel, (subs = new Map<string, Subscriber>()));
     if (!subs.has(s.id)) {
       subs.set(s.id, s);
       this.subscriptions++;

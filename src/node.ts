@@ -12,7 +12,7 @@ import { ChannelRules } from "./channel.js";
 import { collectChannels, globMatch, type ChannelsPart } from "./channels-query.js";
 import { systemClock, type Clock, type Timer } from "./clock.js";
 import { Cluster } from "./cluster.js";
-import { Disconnect, errNotAvailable } from "./errors.js";
+import { Disconnect, errNotAvailable, toHubError } from "./errors.js";
 import { recoveryFrom, type Recovery } from "./history/recovery.js";
 import { Hub, type Subscriber } from "./hub.js";
 import type { IdempotencyStore } from "./idempotency/idempotency-store.js";
@@ -149,7 +149,7 @@ export class HubNode {
     try {
       checkPublicationData(data);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(toHubError(err));
     }
     const before = this.publishGates.get(channel);
     if (!opts.idempotencyKey && !before) return this.appendAndPublish(channel, data, ns, opts);

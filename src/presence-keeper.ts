@@ -29,7 +29,7 @@ export class PresenceKeeper {
 
   async add(channel: string, info: ClientInfo): Promise<void> {
     let entries = this.local.get(channel);
-    if (!entries) this.local.set(channel, (entries = new Map()));
+    if (!entries) this.local.set(channel, (entries = new Map<string, ClientInfo>()));
     entries.set(info.client, info);
     await this.store.add(channel, info, this.ttlSeconds);
   }

@@ -1,4 +1,4 @@
-import { connect, type NatsConnection, type Subscription } from "nats";
+import { connect, Events, type NatsConnection, type Subscription } from "nats";
 import type { Logger } from "pino";
 import { BrokerEnvelope } from "../gen/realtime/v1/broker.js";
 import type { Broker, EnvelopeHandler, ReconnectNotifier } from "./broker.js";
@@ -94,13 +94,13 @@ export class NatsBroker implements Broker, ReconnectNotifier {
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
-      if (s.type === "disconnect") {
+      if (s.type === Events.Disconnect) {
         this.connected = false;
         // nats.js drops its outbound buffer on reconnecting: what no flush covers is gone.
         this.bound.release(this.unflushed.count, this.unflushed.bytes);
         this.unflushed = { count: 0, bytes: 0 };
         this.log.warn("nats connection lost; reconnecting");
-      } else if (s.type === "reconnect") {
+      } else if (s.type === Events.Reconnect) {
         this.connected = true;
         this.log.info("nats reconnected");
         this.reconnectListeners.forEach((l) => l());

@@ -21,7 +21,7 @@ export class MemoryPresenceStore implements PresenceStore {
 
   async add(channel: string, info: ClientInfo, ttlSeconds: number): Promise<void> {
     let entries = this.channels.get(channel);
-    if (!entries) this.channels.set(channel, (entries = new Map()));
+    if (!entries) this.channels.set(channel, (entries = new Map<string, Entry>()));
     entries.set(info.client, { info, expiresAt: this.now() + ttlSeconds * 1000 });
   }
 

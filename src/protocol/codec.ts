@@ -85,8 +85,9 @@ function embedOut(obj: Record<string, unknown>): void {
         obj[B64(key)] = v;
       }
     } else if (typeof v === "object") {
-      if (Array.isArray(v)) for (const item of v) typeof item === "object" && item && embedOut(item);
-      else embedOut(v as Record<string, unknown>);
+      if (Array.isArray(v)) {
+        for (const item of v as unknown[]) if (typeof item === "object" && item) embedOut(item as Record<string, unknown>);
+      } else embedOut(v as Record<string, unknown>);
     }
   }
 }
@@ -110,8 +111,9 @@ function embedIn(obj: Record<string, unknown>): void {
       obj[FROM_B64.get(key)!] = v;
       delete obj[key];
     } else if (typeof v === "object") {
-      if (Array.isArray(v)) for (const item of v) typeof item === "object" && item && embedIn(item);
-      else embedIn(v as Record<string, unknown>);
+      if (Array.isArray(v)) {
+        for (const item of v as unknown[]) if (typeof item === "object" && item) embedIn(item as Record<string, unknown>);
+      } else embedIn(v as Record<string, unknown>);
     }
   }
 }

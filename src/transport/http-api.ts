@@ -19,10 +19,11 @@ interface Codec<T> {
   encode(m: T): { finish(): Uint8Array };
 }
 
+/** One method: its request and response codecs and the call, types erased to sit in one table. */
 interface Route {
-  req: Codec<any>;
-  res: Codec<any>;
-  call: (api: ServerApi, req: any) => Promise<unknown>;
+  req: Codec<unknown>;
+  res: Codec<unknown>;
+  call: (api: ServerApi, req: unknown) => Promise<unknown>;
 }
 
 const route = <Req, Res>(req: Codec<Req>, res: Codec<Res>, call: (api: ServerApi, r: Req) => Promise<Res>): Route => ({

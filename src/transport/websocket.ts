@@ -140,7 +140,7 @@ export class WebSocketEdge {
     this.sessions.add(session);
     ws.on("message", (data, isBinary) => {
       if (isBinary) return session.close(disconnectBadRequest("binary frames need the binary subprotocol"));
-      session.handleFrame(data.toString());
+      session.handleFrame((data as Buffer).toString()); // text frames: ws hands over one Buffer
     });
     ws.on("close", () => {
       this.sessions.delete(session);

@@ -89,7 +89,7 @@ function isDisconnect(line: string): boolean {
 function expectDisconnect(line: string | undefined, d: Disconnect): void {
   expect(line, "the disconnect push").toBeDefined();
   const push = JSON.parse(line!).push;
-  expect(push, `a push, got ${clip(line!)}`).toBeDefined();
+  expect(push, `a push, got ${clip(line)}`).toBeDefined();
   expect(push.channel ?? "").toBe("");
   expect(push.disconnect?.code).toBe(d.code);
   expect(push.disconnect?.reason ?? "").toBe(d.reason);

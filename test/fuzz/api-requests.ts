@@ -50,17 +50,17 @@ const payload = (r: Record<string, fc.Arbitrary<unknown>>) =>
 
 /** A request object per method, fields mostly right, sometimes not. */
 export const REQUESTS: Record<string, fc.Arbitrary<Fuzzed>> = {
-  publish: fc.tuple(channelRef, payload({ idempotencyKey: opt(idempotencyKey), skipHistory: opt(fc.oneof(fc.boolean(), weirdValue)), tags: opt(tags) })).map(([channel, rest]) => ({ channel, ...(rest as object) }) as Fuzzed),
+  publish: fc.tuple(channelRef, payload({ idempotencyKey: opt(idempotencyKey), skipHistory: opt(fc.oneof(fc.boolean(), weirdValue)), tags: opt(tags) })).map(([channel, rest]) => ({ channel, ...(rest as object) })),
   broadcast: fc
     .tuple(
       fc.oneof(
-        { weight: 4, arbitrary: fc.array(channelRef, { maxLength: 5 }) as fc.Arbitrary<Fuzzed> },
+        { weight: 4, arbitrary: fc.array(channelRef, { maxLength: 5 }) },
         { weight: 1, arbitrary: fc.constantFrom(999, 1000, 1001).chain((n) => channelRef.map((c) => Array(n).fill(c) as Fuzzed)) },
         { weight: 1, arbitrary: weirdValue },
       ),
       payload({ idempotencyKey: opt(idempotencyKey), skipHistory: opt(fc.boolean()), tags: opt(tags) }),
     )
-    .map(([channels, rest]) => ({ channels, ...(rest as object) }) as Fuzzed),
+    .map(([channels, rest]) => ({ channels, ...(rest as object) })),
   presence: rec({ channel: opt(channelRef) }),
   presenceStats: rec({ channel: opt(channelRef) }),
   history: rec({

@@ -279,7 +279,7 @@ async function pollAfter(fh: FuzzHub, a: Answer, followUp: boolean, fail: (m: st
   const client = JSON.parse(a.lines[0]!).connect.client as string;
   const secret = a.headers["x-poll-secret"];
   if (typeof secret !== "string" || !secret) fail("the first long-poll answer has no X-Poll-Secret header", a);
-  const pollUrl = `${fh.hub.httpUrl}/connection/poll?client=${encodeURIComponent(client)}&secret=${encodeURIComponent(secret as string)}&timeout=0`;
+  const pollUrl = `${fh.hub.httpUrl}/connection/poll?client=${encodeURIComponent(client)}&secret=${encodeURIComponent(secret)}&timeout=0`;
   const poll = () => request(pollUrl, "GET", {}, () => false);
   if (followUp) {
     const p = await poll();

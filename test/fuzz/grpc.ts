@@ -141,7 +141,7 @@ export async function runGrpcCase(fh: FuzzHub, c: GrpcCase): Promise<void> {
   const isUnary = !["Subscribe", "PublishStream"].includes(c.method);
   if (isUnary) {
     st = await new Promise<StatusObject>((resolve) => {
-      client!.makeUnaryRequest(path, identity, identity, msgs[0]!.bytes, md, { deadline }, (err: ServiceError | null, res?: Buffer) => {
+      client.makeUnaryRequest(path, identity, identity, msgs[0]!.bytes, md, { deadline }, (err: ServiceError | null, res?: Buffer) => {
         if (res) responses = [res];
         resolve(err ? { code: err.code, details: err.details, metadata: err.metadata } : { code: status.OK, details: "", metadata: new Metadata() });
       });

@@ -109,7 +109,7 @@ const methods: Record<string, fc.Arbitrary<Fuzzed>> = {
   unsubscribe: channelRef.map((channel) => ({ channel })),
   publish: fc.oneof(
     { weight: 3, arbitrary: fc.tuple(channelRef, dataValue).map(([channel, data]) => ({ channel, data })) },
-    { weight: 2, arbitrary: fc.tuple(channelRef, b64Payload).map(([channel, b64data]) => ({ channel, b64data }) as Fuzzed) },
+    { weight: 2, arbitrary: fc.tuple(channelRef, b64Payload).map(([channel, b64data]) => ({ channel, b64data })) },
   ),
   presence: channelRef.map((channel) => ({ channel })),
   presenceStats: channelRef.map((channel) => ({ channel })),
@@ -121,13 +121,13 @@ const methods: Record<string, fc.Arbitrary<Fuzzed>> = {
         since: opt(
           fc.oneof(
             rec({ offset: opt(offsetValue), epoch: opt(fc.oneof(fc.constant("x"), weirdString)) }) as fc.Arbitrary<Fuzzed>,
-            fc.tuple(fc.constantFrom(...RECOVERABLE), fc.constantFrom(0, -1, -3)).map(([c, d]) => ({ offset: new Sym("offset", `${c}|${d}`), epoch: new Sym("epoch", c) }) as Fuzzed),
+            fc.tuple(fc.constantFrom(...RECOVERABLE), fc.constantFrom(0, -1, -3)).map(([c, d]) => ({ offset: new Sym("offset", `${c}|${d}`), epoch: new Sym("epoch", c) })),
           ),
         ),
         reverse: opt(fc.oneof(fc.boolean(), weirdValue)),
       }),
     )
-    .map(([channel, rest]) => ({ channel, ...rest }) as Fuzzed),
+    .map(([channel, rest]) => ({ channel, ...rest })),
   refresh: rec({ token: opt(tokenRef) }) as fc.Arbitrary<Fuzzed>,
   rpc: rec({ method: opt(weirdString), data: opt(dataValue) }) as fc.Arbitrary<Fuzzed>,
   ping: fc.constantFrom<Fuzzed>({}, { extra: 1 }),
@@ -220,7 +220,7 @@ const frame: fc.Arbitrary<FrameSpec> = fc.oneof(
 
 export const wsCase: fc.Arbitrary<WsCase> = fc.record({
   token: fc.oneof(
-    { weight: 14, arbitrary: fc.constant("valid" as ConnectTokenName | null) },
+    { weight: 14, arbitrary: fc.constant("valid") },
     { weight: 3, arbitrary: fc.constantFrom<ConnectTokenName | null>(...CONNECT_TOKENS) },
     { weight: 2, arbitrary: fc.constant(null) },
   ),

@@ -45,8 +45,8 @@ export class ServerProcess {
   async start(): Promise<this> {
     const child = spawn(this.command, this.args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
-    child.stdout!.on("data", (d) => (this.output = (this.output + d).slice(-20_000)));
-    child.stderr!.on("data", (d) => (this.output = (this.output + d).slice(-20_000)));
+    child.stdout.on("data", (d) => (this.output = (this.output + d).slice(-20_000)));
+    child.stderr.on("data", (d) => (this.output = (this.output + d).slice(-20_000)));
     try {
       await waitForPort(this.port);
     } catch (err) {
@@ -212,14 +212,14 @@ export async function startKafkaMock(topics: string[], partitions = 4): Promise<
     new Promise<{ c: ChildProcess; bootstrap: string }>((resolve, reject) => {
       const c = spawn("/usr/bin/python3", args, { stdio: ["pipe", "pipe", "pipe"], env });
       // Writes to a killed launcher's stdin fail with EPIPE; callers check `child` instead.
-      c.stdin!.on("error", () => undefined);
-      c.stderr!.on("data", (d) => (err = (err + d).slice(-5000)));
+      c.stdin.on("error", () => undefined);
+      c.stderr.on("data", (d) => (err = (err + d).slice(-5000)));
       let out = "";
       const t = setTimeout(() => {
         c.kill("SIGKILL");
         reject(new Error(`kafka mock did not start: ${err}`));
       }, 10_000);
-      c.stdout!.on("data", (d) => {
+      c.stdout.on("data", (d) => {
         out += d;
         if (out.includes("\n")) {
           clearTimeout(t);

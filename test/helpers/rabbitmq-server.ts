@@ -144,8 +144,8 @@ export async function startRabbitMqServer(opts: { startTimeoutMs?: number } = {}
     const c = spawn(which("epmd")!, ["-port", String(epmdPort), "-address", "127.0.0.1"], { detached: true, stdio: ["ignore", "pipe", "pipe"], env, cwd: dir });
     epmd = c;
     track(c.pid!);
-    c.stdout!.on("data", append);
-    c.stderr!.on("data", append);
+    c.stdout.on("data", append);
+    c.stderr.on("data", append);
     await waitForPort(epmdPort, 10_000).catch((err) => {
       throw new Error(`epmd did not start: ${(err as Error).message}\n${tail()}`);
     });
@@ -168,8 +168,8 @@ export async function startRabbitMqServer(opts: { startTimeoutMs?: number } = {}
     const c = spawn(`${SCRIPTS}/rabbitmq-server`, [], { detached: true, stdio: ["ignore", "pipe", "pipe"], env, cwd: dir });
     node = c;
     track(c.pid!);
-    c.stdout!.on("data", append);
-    c.stderr!.on("data", append);
+    c.stdout.on("data", append);
+    c.stderr.on("data", append);
     c.once("exit", () => live.delete(c.pid!));
     // Listeners open at the end of the boot; a handshake also proves the guest user is there.
     for (;;) {
@@ -209,7 +209,7 @@ export async function startRabbitMqServer(opts: { startTimeoutMs?: number } = {}
       live.delete(c.pid!);
     }
     node = null;
-    const e = epmd as ChildProcess | null;
+    const e = epmd;
     if (e && !exited(e)) {
       const gone = waitExit(e);
       killGroup(e.pid!, "SIGKILL");

@@ -236,12 +236,12 @@ async function longPollPeer(): Promise<TransportPeer> {
     },
     vanish: async () => {
       stopped = true;
-      (inFlight as ClientRequest | null)?.destroy();
+      (inFlight)?.destroy();
       await until(() => !running && open.size === 0, { what: "the server to notice the poll was abandoned" });
     },
     dispose: async () => {
       stopped = true;
-      (inFlight as ClientRequest | null)?.destroy();
+      (inFlight)?.destroy();
       await until(() => !running, { what: "the poll loop to stop" });
       agent.destroy();
       await stop(server);

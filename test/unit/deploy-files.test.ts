@@ -9,7 +9,7 @@ const read = (p: string) => readFileSync(new URL(p, root), "utf8");
 
 /** No Docker engine runs here, so the compose file's structure is checked instead. */
 describe("docker-compose.yml", () => {
-  const compose = parse(read("docker-compose.yml"), { merge: true }) as any;
+  const compose = parse(read("docker-compose.yml"), { merge: true });
   const known = new Set([...SCALAR_KEYS, "config"].map(envName));
   const hubs = ["hub1", "hub2", "hub3"];
 

@@ -256,7 +256,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
           const body: Record<string, unknown> = { name: this.opts.name ?? CLIENT_NAME, version: this.opts.version ?? CLIENT_VERSION };
           if (token) body.token = token;
           this.commands.send("connect", body, true, (err, r) =>
-            err ? this.connectFailed(gen, err) : this.connected(gen, r as Partial<ConnectResult>, "websocket"),
+            err ? this.connectFailed(gen, err) : this.connected(gen, r, "websocket"),
           );
         },
         onMessage: (text) => {
@@ -403,22 +403,25 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     const getToken = this.opts.getToken;
     // 80% of what is left; a floor above that would plan the refresh after the expiry.
     const delay = ttl * 800;
-    this.refreshTimer = setTimeout(async () => {
+    this.refreshTimer = setTimeout(() => void this.refresh(gen, getToken), delay);
+  }
+
+  /** One token refresh of connection `gen`; failures are reported and retried, never thrown. */
+  private async refresh(gen: number, getToken: NonNullable<ClientOptions["getToken"]>): Promise<void> {
+    if (gen !== this.generation) return;
+    try {
+      const token = await getToken();
       if (gen !== this.generation) return;
-      try {
-        const token = await getToken();
-        if (gen !== this.generation) return;
-        const r = (await this.commands.exchange("refresh", { token }, true)) as { ttl?: number };
-        this.scheduleRefresh(gen, r.ttl ?? 0);
-      } catch (err) {
-        if (gen !== this.generation) return;
-        const e = err instanceof RealtimeError ? err : new RealtimeError(ClientErrorCode.TOKEN, `token refresh failed: ${describe(err)}`, true);
-        this.emit("error", e);
-        // Try again soon; if the token runs out first the hub closes with "expired" and the
-        // reconnect fetches a new one.
-        if (e.temporary || e.code < 100) this.scheduleRefresh(gen, 5);
-      }
-    }, delay);
+      const r = (await this.commands.exchange("refresh", { token }, true)) as { ttl?: number };
+      this.scheduleRefresh(gen, r.ttl ?? 0);
+    } catch (err) {
+      if (gen !== this.generation) return;
+      const e = err instanceof RealtimeError ? err : new RealtimeError(ClientErrorCode.TOKEN, `token refresh failed: ${describe(err)}`, true);
+      this.emit("error", e);
+      // Try again soon; if the token runs out first the hub closes with "expired" and the
+      // reconnect fetches a new one.
+      if (e.temporary || e.code < 100) this.scheduleRefresh(gen, 5);
+    }
   }
 
   // ---------------------------------------------------------------- subscriptions

@@ -155,7 +155,7 @@ export class Subscription<T = unknown> implements SubscriptionControl {
     try {
       return getToken();
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 

@@ -161,6 +161,8 @@ export class KafkaConsumerRunner {
     await c.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      // kafkajs hands these as closures over the batch, not methods: taking them apart is safe.
+      // eslint-disable-next-line @typescript-eslint/unbound-method
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         let last: string | undefined;
         for (const m of batch.messages) {

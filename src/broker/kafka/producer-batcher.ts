@@ -62,7 +62,7 @@ export class KafkaProducerBatcher {
     try {
       this.bound.acquire(record.value.length);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ topic: record.topic, message: { key: record.key, value: record.value }, bytes: record.value.length, resolve, reject });
