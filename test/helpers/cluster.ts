@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./processes.js";
+import { freePort, owned } from "./processes.js";
 
 const MAIN = fileURLToPath(new URL("../../dist/src/main.js", import.meta.url));
 
@@ -18,11 +18,11 @@ export interface HubProcess {
 /** Starts one hub as its own process (dist build) and waits until it serves. */
 export async function startHubProcess(id: string, args: string[], env: Record<string, string> = {}): Promise<HubProcess> {
   const [http, grpc] = [await freePort(), await freePort()];
-  const child: ChildProcess = spawn(
+  const child: ChildProcess = owned(spawn(
     process.execPath,
     [MAIN, "serve", "--dev", "--node-id", id, "--http-addr", `127.0.0.1:${http}`, "--grpc-addr", `127.0.0.1:${grpc}`, "--log-level", "info", ...args],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
-  );
+  ));
   let out = "";
   child.stdout!.on("data", (d) => (out = (out + d).slice(-50_000)));
   child.stderr!.on("data", (d) => (out = (out + d).slice(-50_000)));

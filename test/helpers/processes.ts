@@ -30,6 +30,27 @@ export async function waitForPort(port: number, timeoutMs = 15_000): Promise<voi
   }
 }
 
+/** Children this test process started and has not seen exit. */
+const children = new Set<ChildProcess>();
+let exitHook = false;
+
+/**
+ * Marks `child` as this test process's: killed when the process exits, so a suite that fails
+ * or times out mid-way leaves no server behind (orphaned hubs kept running after a cluster
+ * test timed out once).
+ */
+export function owned<T extends ChildProcess>(child: T): T {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  if (!exitHook) {
+    exitHook = true;
+    process.once("exit", () => {
+      for (const c of children) c.kill("SIGKILL");
+    });
+  }
+  return child;
+}
+
 /** A server process the test owns: it can be killed (-9) and started again on the same port. */
 export class ServerProcess {
   private child: ChildProcess | null = null;
@@ -43,7 +64,7 @@ export class ServerProcess {
   ) {}
 
   async start(): Promise<this> {
-    const child = spawn(this.command, this.args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = owned(spawn(this.command, this.args, { stdio: ["ignore", "pipe", "pipe"] }));
     this.child = child;
     child.stdout.on("data", (d) => (this.output = (this.output + d).slice(-20_000)));
     child.stderr.on("data", (d) => (this.output = (this.output + d).slice(-20_000)));
@@ -210,7 +231,7 @@ export async function startKafkaMock(topics: string[], partitions = 4): Promise<
   /** Spawns the launcher; resolves with the child and the bootstrap servers it printed. */
   const launch = (env: NodeJS.ProcessEnv) =>
     new Promise<{ c: ChildProcess; bootstrap: string }>((resolve, reject) => {
-      const c = spawn("/usr/bin/python3", args, { stdio: ["pipe", "pipe", "pipe"], env });
+      const c = owned(spawn("/usr/bin/python3", args, { stdio: ["pipe", "pipe", "pipe"], env }));
       // Writes to a killed launcher's stdin fail with EPIPE; callers check `child` instead.
       c.stdin.on("error", () => undefined);
       c.stderr.on("data", (d) => (err = (err + d).slice(-5000)));
