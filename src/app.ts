@@ -17,6 +17,7 @@ import { MemoryPresenceStore } from "./presence/memory.js";
 import type { HistoryStore } from "./history/history-store.js";
 import { MemoryHistoryStore } from "./history/memory.js";
 import { HubNode } from "./node.js";
+import type { Clock } from "./clock.js";
 import { ServerApi } from "./api/server-api.js";
 import { TokenVerifier } from "./auth/jwt.js";
 import { startHttpServer } from "./transport/http-server.js";
@@ -36,6 +37,8 @@ export interface StartOptions {
   log?: Logger;
   /** Memory brokers on one bus form a cluster inside one process (tests). */
   bus?: MemoryBus;
+  /** Time and timers of the node and its edge; the system's when absent (tests move time). */
+  clock?: Clock;
 }
 
 /** The broker and stores the config asks for, and what must be closed after them. */
@@ -125,7 +128,7 @@ export async function startHub(config: Config, opts: StartOptions = {}): Promise
       { broker: config.broker, history: config.history },
       "history in memory with a cluster broker: each node numbers publications itself, so a client recovers only on the node it used; use history: redis",
     );
-  const node = new HubNode({ config, log, sharedHistory, ...backends });
+  const node = new HubNode({ config, log, sharedHistory, clock: opts.clock, ...backends });
   try {
     await node.start();
   } catch (err) {

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Timer } from "../clock.js";
 import type { Config } from "../config.js";
 import { disconnectNoPong, disconnectNormal, errNotFound } from "../errors.js";
 import type { SubscribeCommand } from "../gen/realtime/v1/client.js";
@@ -20,15 +21,14 @@ const POLL_SECRET_HEADER = "X-Poll-Secret";
  */
 export class LongPollEndpoint {
   private readonly polls = new Map<string, { session: Session; transport: LongPollTransport; secret: string }>();
-  private readonly reaper: NodeJS.Timeout;
+  private readonly reaper: Timer;
 
   constructor(
     private readonly node: HubNode,
     private readonly config: Config,
     private readonly newSession: NewSession,
   ) {
-    this.reaper = setInterval(() => this.reap(), 5000);
-    this.reaper.unref();
+    this.reaper = node.clock.setInterval(() => this.reap(), 5000);
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -45,7 +45,7 @@ export class LongPollEndpoint {
       if (entry.transport.closed) this.polls.delete(clientId);
       return;
     }
-    const transport = new LongPollTransport();
+    const transport = new LongPollTransport(() => this.node.clock.now());
     const session = this.newSession(transport, req);
     if (!(session instanceof Session)) return void writeHttpError(res, session.error);
     let subs: SubscribeCommand[];
@@ -65,17 +65,20 @@ export class LongPollEndpoint {
   }
 
   close(): void {
-    clearInterval(this.reaper);
+    this.node.clock.clear(this.reaper);
   }
 
+  /**
+   * Closes sessions whose client stopped polling, and forgets closed ones once their client
+   * has taken what was left for it: a session closed by the server (Disconnect, shutdown)
+   * keeps its disconnect push until the next poll, or until that poll is overdue.
+   */
   private reap(): void {
-    const deadline = Date.now() - (this.config.longPollTimeoutSeconds + this.config.pingIntervalSeconds) * 1000;
+    const deadline = this.node.clock.now() - (this.config.longPollTimeoutSeconds + this.config.pingIntervalSeconds) * 1000;
     for (const [id, { session, transport }] of this.polls) {
-      if (transport.closed || session.closed) this.polls.delete(id);
-      else if (transport.lastPoll < deadline) {
-        session.close(disconnectNoPong);
-        this.polls.delete(id);
-      }
+      const overdue = transport.lastPoll < deadline;
+      if (overdue && !session.closed) session.close(disconnectNoPong);
+      if (overdue || ((transport.closed || session.closed) && transport.queuedBytes() === 0)) this.polls.delete(id);
     }
   }
 }

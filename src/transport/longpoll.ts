@@ -18,7 +18,12 @@ export class LongPollTransport implements Transport {
   private flushScheduled = false;
   private closedFlag = false;
   /** When the client last polled (the edge closes sessions that stop polling). */
-  lastPoll = Date.now();
+  lastPoll: number;
+
+  /** `now`: the node's clock, which the endpoint's reaper reads too. */
+  constructor(private readonly now: () => number = Date.now) {
+    this.lastPoll = now();
+  }
 
   write(frame: Frame): void {
     if (this.closedFlag) return;
@@ -38,7 +43,7 @@ export class LongPollTransport implements Transport {
 
   /** A poll request: answered now if frames are queued, else when one arrives or after `timeoutMs`. */
   poll(res: ServerResponse, timeoutMs: number): void {
-    this.lastPoll = Date.now();
+    this.lastPoll = this.now();
     // One outstanding poll per session: the older one returns now (empty or not).
     if (this.waiting) this.answerWaiting();
     if (this.bytes > 0 || this.closedFlag) return this.respond(res);

@@ -7,6 +7,7 @@ import { PublishRequest, PublishResponse } from "../../src/gen/realtime/v1/hub.j
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { defaultNamespace } from "../../src/config.js";
 import { TestWsClient } from "../helpers/ws-client.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 import { grpcClient, pubReq } from "../helpers/grpc-client.js";
 import { hubRedisClients, startRedisServer, which } from "../helpers/processes.js";
 import { requireTools } from "../helpers/require.js";
@@ -386,6 +387,47 @@ describe("SSE and long-polling", () => {
     const own = await fetch(`${hub.httpUrl}/connection/poll?client=${client}&secret=${secret}`);
     const got = (await own.text()).trim().split("\n").map((l) => JSON.parse(l));
     expect(got.map((m) => m.push?.pub?.data)).toEqual([{ n: 1 }]);
+  });
+});
+
+describe("long-polling after the server closed a session", () => {
+  it("keeps the disconnect push for the client's next poll, past the reaper (found by the fuzzer)", async () => {
+    const clock = new ManualClock(Date.now());
+    const h = await startTestHub({}, { clock });
+    try {
+      const first = await fetch(`${h.httpUrl}/connection/poll?channel=lp:bye`);
+      const client = JSON.parse((await first.text()).split("\n")[0]!).connect.client;
+      const secret = first.headers.get("X-Poll-Secret")!;
+      await api("disconnect", { client }, {}, h);
+      // The reaper runs every 5 s; before the fix it forgot the closed session and the
+      // client's next poll got 404 "connect again" instead of the reason.
+      await clock.advance(6000);
+      const poll = await fetch(`${h.httpUrl}/connection/poll?client=${client}&secret=${secret}&timeout=0`);
+      expect(poll.status).toBe(200);
+      const got = (await poll.text()).trim().split("\n").map((l) => JSON.parse(l));
+      expect(got.at(-1)).toMatchObject({ push: { disconnect: { code: 3504 } } });
+      expect(got.at(-1).push.disconnect.reconnect).not.toBe(true);
+      const after = await fetch(`${h.httpUrl}/connection/poll?client=${client}&secret=${secret}&timeout=0`);
+      expect(after.status).toBe(404);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it("forgets a closed session whose client never polls again", async () => {
+    const clock = new ManualClock(Date.now());
+    const h = await startTestHub({}, { clock });
+    try {
+      const first = await fetch(`${h.httpUrl}/connection/poll?channel=lp:gone`);
+      const client = JSON.parse((await first.text()).split("\n")[0]!).connect.client;
+      const secret = first.headers.get("X-Poll-Secret")!;
+      await api("disconnect", { client }, {}, h);
+      await clock.advance((h.config.longPollTimeoutSeconds + h.config.pingIntervalSeconds + 10) * 1000);
+      const poll = await fetch(`${h.httpUrl}/connection/poll?client=${client}&secret=${secret}&timeout=0`);
+      expect(poll.status).toBe(404);
+    } finally {
+      await h.stop();
+    }
   });
 });
 
