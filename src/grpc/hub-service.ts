@@ -4,9 +4,9 @@ import type { Logger } from "pino";
 import type { ServerApi } from "../api/server-api.js";
 import { errLimitExceeded } from "../errors.js";
 import type { ClientInfo, Publication } from "../gen/realtime/v1/types.js";
+import { HubServiceService, PublishStreamRequest } from "../gen/realtime/v1/hub.js";
 import type {
   HubServiceServer,
-  PublishStreamRequest,
   PublishStreamResponse,
   SubscribeRequest,
   SubscribeResponse,
@@ -47,6 +47,32 @@ function eventSize(ev: SubscribeResponse): number {
     infoSize(ev.leave?.info)
   );
 }
+
+/** A PublishStream message that did not decode: it reaches the handler instead of failing the stream at once. */
+const UNDECODABLE = Symbol("undecodable");
+type Undecodable = { [UNDECODABLE]: string };
+const isUndecodable = (m: unknown): m is Undecodable => typeof m === "object" && m !== null && UNDECODABLE in m;
+
+/**
+ * HubService as the server registers it. PublishStream decodes its messages itself: when
+ * grpc-js fails to decode one it ends the call with INTERNAL at once, while acks of earlier
+ * messages are still being written, and a write after that end left the stream hanging with
+ * no status (found by the fuzzer). Here an undecodable message ends the stream in order:
+ * the acks of what came before, then INVALID_ARGUMENT.
+ */
+export const hubServiceDefinition: typeof HubServiceService = {
+  ...HubServiceService,
+  publishStream: {
+    ...HubServiceService.publishStream,
+    requestDeserialize: (value: Buffer): PublishStreamRequest => {
+      try {
+        return PublishStreamRequest.decode(value);
+      } catch (err) {
+        return { [UNDECODABLE]: err instanceof Error ? err.message : String(err) } as unknown as PublishStreamRequest;
+      }
+    },
+  },
+};
 
 /** Resolves when the stream can take more writes, or will never need to (cancelled, failed, closed). */
 function writable(call: EventEmitter): Promise<void> {
@@ -132,6 +158,14 @@ export function createHubService(
       };
       call.on("data", (req: PublishStreamRequest) => {
         if (closing) return;
+        if (isUndecodable(req)) {
+          // Without an id no ack can answer it: stop reading, ack what came before, then end.
+          closing = true;
+          call.pause();
+          const details = `undecodable PublishStreamRequest (${req[UNDECODABLE]}): the stream ends here`;
+          void acks.then(() => fail({ code: status.INVALID_ARGUMENT, details }));
+          return;
+        }
         // Not awaited here: publishes overlap, only the acks are serialized below.
         const result = api.publishStreamMessage(req);
         if (++inFlight >= MAX_IN_FLIGHT) call.pause();

@@ -9,9 +9,8 @@ import type { Logger } from "pino";
 import type { ServerApi } from "../api/server-api.js";
 import { MAX_PUBLISH_BYTES, type Config } from "../config.js";
 import { ListenError } from "../errors.js";
-import { HubServiceService } from "../gen/realtime/v1/hub.js";
 import type { HubNode } from "../node.js";
-import { createHubService } from "./hub-service.js";
+import { createHubService, hubServiceDefinition } from "./hub-service.js";
 
 const SERVICE = "realtime.v1.HubService";
 const HEALTH_SERVICE = "grpc.health.v1.Health";
@@ -87,7 +86,7 @@ export async function startGrpcServer(deps: {
     subscribeBacklogMaxBytes: config.subscribeBacklogMaxBytes,
     subscribeBacklogMaxEvents: config.subscribeBacklogMaxEvents,
   });
-  server.addService(HubServiceService, hub.service);
+  server.addService(hubServiceDefinition, hub.service);
 
   const reflection = reflectionPackage(log);
   // Only what this server serves: proxy.proto's ProxyService is implemented by app backends.

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setImmediate as tick } from "node:timers/promises";
 import { Client, credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import type { PublishStreamRequest, PublishStreamResponse, SubscribeResponse } from "../../src/gen/realtime/v1/hub.js";
+import { PublishStreamRequest, PublishStreamResponse, type SubscribeResponse } from "../../src/gen/realtime/v1/hub.js";
+import http2 from "node:http2";
 import { defaultNamespace } from "../../src/config.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { grpcClient, pubReq } from "../helpers/grpc-client.js";
@@ -297,6 +298,44 @@ describe("gRPC streams: order, backpressure, limits, shutdown", () => {
       expect(acks.map((a) => Number(a.offset))).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     } finally {
       api.publishStreamMessage = original;
+    }
+  });
+
+  it("PublishStream: an undecodable message after valid ones gets their acks, then INVALID_ARGUMENT, every time", async () => {
+    // Found by the fuzzer: grpc-js ended the call at once on the bad message while an earlier
+    // ack was still being written; about every other stream then hung with no status.
+    const frame = (m: Uint8Array) => {
+      const h = Buffer.alloc(5);
+      h.writeUInt32BE(m.length, 1);
+      return Buffer.concat([h, Buffer.from(m)]);
+    };
+    const pub = (id: number) => PublishStreamRequest.encode({ id: String(id), publish: pubReq("g:undecodable", id) }).finish();
+    for (let k = 0; k < 10; k++) {
+      const session = http2.connect(`http://${hub.grpcAddr}`);
+      try {
+        const st = session.request({ ":method": "POST", ":path": "/realtime.v1.HubService/PublishStream", "content-type": "application/grpc", te: "trailers" });
+        let trailers: http2.IncomingHttpHeaders | undefined;
+        const body: Buffer[] = [];
+        st.on("trailers", (t) => (trailers = t));
+        st.on("data", (d: Buffer) => body.push(d));
+        const closed = new Promise<boolean>((r) => {
+          st.on("close", () => r(true));
+          setTimeout(() => r(false), 5000).unref();
+        });
+        for (const m of [pub(1), pub(2), Buffer.from([0x1a, 0xfe, 0x0b])]) {
+          st.write(frame(m));
+          await new Promise((r) => setImmediate(r));
+        }
+        st.end();
+        expect(await closed, `stream ${k} ended`).toBe(true);
+        expect(trailers?.["grpc-status"], `stream ${k}`).toBe(String(status.INVALID_ARGUMENT));
+        const acks: string[] = [];
+        for (let all = Buffer.concat(body); all.length >= 5; all = all.subarray(5 + all.readUInt32BE(1)))
+          acks.push(PublishStreamResponse.decode(all.subarray(5, 5 + all.readUInt32BE(1))).id);
+        expect(acks).toEqual(["1", "2"]);
+      } finally {
+        session.destroy();
+      }
     }
   });
 
