@@ -4,12 +4,7 @@ import type { Socket } from "node:net";
 import type { ServerApi } from "../api/server-api.js";
 import type { TokenVerifier } from "../auth/jwt.js";
 import { splitAddr, type Config } from "../config.js";
-import {
-  HubError,
-  ListenError,
-  disconnectShutdown,
-  errNotFound,
-} from "../errors.js";
+import { HubError, ListenError, disconnectShutdown, errBadRequest, errLimitExceeded, errNotFound } from "../errors.js";
 import { ErrorCode } from "../gen/realtime/v1/types.js";
 import type { Logger } from "../log.js";
 import type { HubNode } from "../node.js";
@@ -110,11 +105,9 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
     ws.handleUpgrade(req, socket, head);
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-    // A request not received in time (headersTimeout, requestTimeout) is 408, as Node's own.
-    const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
     // A response under way (its headers sent) must not get a second one in the middle.
     const answering = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (socket.writable && !answering?.headersSent) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    if (socket.writable && !answering?.headersSent) socket.end(rawHttpError(err.code));
     // Closed once that is written, even if the client never closes its side.
     socket.destroySoon();
   });
@@ -159,4 +152,19 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
   res.end(text);
+}
+
+/**
+ * What Node's HTTP parser refused, as a raw response with the same JSON error body as every
+ * other HTTP error (the request never reached a handler, so there is no response object).
+ */
+function rawHttpError(code: string | undefined): string {
+  const [status, e] =
+    code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? ["408 Request Timeout", errLimitExceeded("request not received in time (httpHeadersTimeoutSeconds, httpBodyTimeoutSeconds)")]
+      : code === "HPE_HEADER_OVERFLOW"
+        ? ["431 Request Header Fields Too Large", errLimitExceeded("request line and headers larger than 16 KiB")]
+        : ["400 Bad Request", errBadRequest("malformed HTTP request")];
+  const body = JSON.stringify({ error: e.toWire() });
+  return `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -116,10 +116,21 @@ describe("HTTP request timeouts and client aborts", () => {
     const { closed } = rawClient(hub, partialPublish);
     const { response, afterMs } = await closed;
     expect(response).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(response.slice(response.indexOf("\r\n\r\n") + 4))).toMatchObject({ error: { code: 106 } });
     // Headers + body timeouts (2 s here), not something else closing it early; checked
     // every second, so well within 10 s even on a loaded machine.
     expect(afterMs).toBeGreaterThanOrEqual(1500);
     expect(afterMs).toBeLessThan(10_000);
+  });
+
+  it("what the HTTP parser refuses is answered with the JSON error body too (found by the fuzzer)", async () => {
+    const bodyOf = (r: string) => JSON.parse(r.slice(r.indexOf("\r\n\r\n") + 4));
+    const malformed = await rawClient(hub, "GET / HTTP/1.1\r\nHost hub\r\n\r\n").closed;
+    expect(malformed.response).toMatch(/^HTTP\/1\.1 400 /);
+    expect(bodyOf(malformed.response)).toMatchObject({ error: { code: 107 } });
+    const huge = await rawClient(hub, `GET /health?${"x".repeat(20_000)} HTTP/1.1\r\nHost: hub\r\n\r\n`).closed;
+    expect(huge.response).toMatch(/^HTTP\/1\.1 431 /);
+    expect(bodyOf(huge.response)).toMatchObject({ error: { code: 106 } });
   });
 
   it("headers that never finish get 408 and are closed, however slowly they trickle", async () => {
