@@ -39,7 +39,8 @@ export function expectedHttpStatus(code: number, temporary: boolean): number {
 /** Statuses HTTP itself has for a request it refuses, with the code the body carries. */
 export const HTTP_OWN_STATUS: Readonly<Record<number, number>> = {
   405: ErrorCode.ERROR_CODE_BAD_REQUEST,
-  408: ErrorCode.ERROR_CODE_BAD_REQUEST,
+  408: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
   413: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
   415: ErrorCode.ERROR_CODE_BAD_REQUEST,
+  431: ErrorCode.ERROR_CODE_LIMIT_EXCEEDED,
 };

@@ -213,9 +213,9 @@ export async function runEdgeCase(fh: FuzzHub, c: EdgeCase): Promise<void> {
     if (a.timedOut && !enough(a.lines)) fail(`the stream did not send the connect reply and ${channels.length} subscribe replies within ${ANSWER_TIMEOUT_MS} ms`, a);
     checkStream(a, channels.length, fail, fh);
     if (c.path === "poll") await pollAfter(fh, a, c.followUp, fail);
-  } else if (a.body === "" && [400, 431].includes(a.status) && a.headers.connection === "close") {
-    // Refused by Node's HTTP parser (e.g. a URL past its 16 KiB header limit): a bare status,
-    // no JSON body; the hub never saw the request. Counted, accepted.
+  } else if (refusedByParser(a)) {
+    // Refused by Node's HTTP parser (a URL past its 16 KiB header limit, a request it cannot
+    // parse): the hub never saw the request, and answers with its JSON error all the same.
     fh.stats.add(`edge.parser-refused.${a.status}`);
   } else {
     let o: any;
@@ -234,7 +234,7 @@ export async function runEdgeCase(fh: FuzzHub, c: EdgeCase): Promise<void> {
   }
 
   // What the request must have led to, where the case is simple enough to say.
-  const parserRefused = a.status !== 200 && a.body === "";
+  const parserRefused = a.status !== 200 && refusedByParser(a);
   if (channels.length === 0 && !parserRefused && !qs.includes("client=") && a.status !== 400 && !(c.path === "sse" && c.verb !== "GET")) fail("a request without channels must be 400", a);
   if (channels.length > MAX_QUERY_CHANNELS && a.status !== 400 && !(c.path === "sse" && c.verb !== "GET")) fail(`${channels.length} channels (> ${MAX_QUERY_CHANNELS}) must be 400`, a);
   if (simple && !parserRefused && channels.length > 0 && channels.length <= MAX_QUERY_CHANNELS && c.verb === "GET") {
@@ -294,4 +294,19 @@ async function pollAfter(fh: FuzzHub, a: Answer, followUp: boolean, fail: (m: st
     fail(`after Disconnect, the next poll must return the disconnect push (3504)`, last);
   const gone = await poll();
   if (gone.status !== 404) fail(`after its disconnect push, the session must be gone (404)`, gone);
+}
+
+/**
+ * Refused by Node's HTTP parser (a URL past its 16 KiB header limit, a request it cannot
+ * parse): the hub never saw the request, and answers with its JSON error all the same.
+ */
+function refusedByParser(a: { status: number; body: string; headers: Record<string, unknown> }): boolean {
+  if (a.headers.connection !== "close") return false;
+  let e: { code?: number; message?: string } | undefined;
+  try {
+    e = (JSON.parse(a.body) as { error?: typeof e }).error;
+  } catch {
+    return false;
+  }
+  return (a.status === 431 && e?.code === 106) || (a.status === 400 && e?.code === 107 && e.message === "malformed HTTP request");
 }
