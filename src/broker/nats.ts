@@ -2,13 +2,14 @@ import { connect, Events, type NatsConnection, type Subscription } from "nats";
 import type { Logger } from "pino";
 import { BrokerEnvelope } from "../gen/realtime/v1/broker.js";
 import type { Broker, EnvelopeHandler, ReconnectNotifier } from "./broker.js";
-import { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES, PendingBound } from "./pending-bound.js";
+import { PendingBound } from "./pending-bound.js";
 
+/** The bounds, from the config (natsMaxPending, natsMaxPendingBytes). */
 export interface NatsBrokerLimits {
-  /** Most publishes not yet confirmed by a flush round trip; past it publish fails at once. Default 10,000. */
-  maxPending?: number;
-  /** Most bytes (subject + payload) of those publishes; past it publish fails at once. Default 64 MiB. */
-  maxPendingBytes?: number;
+  /** Most publishes not yet confirmed by a flush round trip; past it publish fails at once. */
+  maxPending: number;
+  /** Most bytes (subject + payload) of those publishes; past it publish fails at once. */
+  maxPendingBytes: number;
 }
 
 /** A flush is sent once this fraction of a limit is published since the last one. */
@@ -61,9 +62,9 @@ export class NatsBroker implements Broker, ReconnectNotifier {
     private readonly url: string,
     private readonly prefix: string,
     private readonly log: Logger,
-    limits: NatsBrokerLimits = {},
+    limits: NatsBrokerLimits,
   ) {
-    this.bound = new PendingBound("nats", limits.maxPending ?? DEFAULT_MAX_PENDING, limits.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES);
+    this.bound = new PendingBound("nats", limits.maxPending, limits.maxPendingBytes);
     this.flushCount = Math.max(1, Math.floor(this.bound.maxCount * FLUSH_EVERY));
     this.flushBytes = Math.max(1, Math.floor(this.bound.maxBytes * FLUSH_EVERY));
   }

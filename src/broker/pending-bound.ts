@@ -75,5 +75,3 @@ export class PendingBound {
   }
 }
 
-export const DEFAULT_MAX_PENDING = 10_000;
-export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;

@@ -6,13 +6,14 @@ import type { StreamPosition } from "../gen/realtime/v1/types.js";
 import type { HistoryOptions } from "../history/history-store.js";
 import { appendScript, encodeStored, RedisHistoryStore } from "../history/redis.js";
 import type { Broker, EnvelopeHandler, HistoryPublisher, ReconnectNotifier } from "./broker.js";
-import { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES, PendingBound } from "./pending-bound.js";
+import { PendingBound } from "./pending-bound.js";
 
+/** The bounds, from the config (redisMaxPending, redisMaxPendingBytes). */
 export interface RedisBrokerLimits {
-  /** Most publishes sent and not yet answered by Redis; past it publish fails at once. Default 10,000. */
-  maxPending?: number;
-  /** Most bytes of those publishes; past it publish fails at once. Default 64 MiB. */
-  maxPendingBytes?: number;
+  /** Most publishes sent and not yet answered by Redis; past it publish fails at once. */
+  maxPending: number;
+  /** Most bytes of those publishes; past it publish fails at once. */
+  maxPendingBytes: number;
 }
 
 const COLON = 0x3a;
@@ -56,9 +57,9 @@ export class RedisBroker implements Broker, HistoryPublisher, ReconnectNotifier 
     private readonly sub: Redis,
     private readonly prefix: string,
     private readonly log: Logger,
-    limits: RedisBrokerLimits = {},
+    limits: RedisBrokerLimits,
   ) {
-    this.bound = new PendingBound("redis", limits.maxPending ?? DEFAULT_MAX_PENDING, limits.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES);
+    this.bound = new PendingBound("redis", limits.maxPending, limits.maxPendingBytes);
     this.controlChannel = `${prefix}.control`;
     this.history = new RedisHistoryStore(pub, prefix);
   }

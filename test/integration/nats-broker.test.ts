@@ -6,6 +6,7 @@ import { PublishBacklogFull } from "../../src/broker/pending-bound.js";
 import type { BrokerEnvelope } from "../../src/gen/realtime/v1/broker.js";
 import { stall, startNatsServer, type ServerProcess } from "../helpers/processes.js";
 import { until } from "../helpers/until.js";
+import { pendingBounds } from "../helpers/broker-bounds.js";
 
 let server: ServerProcess & { url: string };
 beforeAll(async () => {
@@ -14,7 +15,7 @@ beforeAll(async () => {
 afterAll(async () => server?.stop());
 
 const prefix = `t${Math.random().toString(36).slice(2, 6)}`;
-brokerContract("nats", async () => new NatsBroker(server.url, prefix, pino({ level: "silent" })));
+brokerContract("nats", async () => new NatsBroker(server.url, prefix, pino({ level: "silent" }), pendingBounds()));
 
 describe("NATS subjects", () => {
   it("encode any channel as one token: no wildcard or token injection", () => {
@@ -32,8 +33,8 @@ describe("NATS outage", () => {
   it("fails publishes fast while disconnected and works again after the server is back", async () => {
     // A server of its own: killing the shared one would disturb the contract suite.
     const own = await startNatsServer();
-    const a = new NatsBroker(own.url, prefix, pino({ level: "silent" }));
-    const b = new NatsBroker(own.url, prefix, pino({ level: "silent" }));
+    const a = new NatsBroker(own.url, prefix, pino({ level: "silent" }), pendingBounds());
+    const b = new NatsBroker(own.url, prefix, pino({ level: "silent" }), pendingBounds());
     const got: BrokerEnvelope[] = [];
     try {
       await a.start(() => undefined);
@@ -94,8 +95,8 @@ describe("NATS connected but not reading", () => {
     // stale only after maxPingOut unanswered pings of 10 s each.
     const own = await startNatsServer();
     const pid = own.pid;
-    const a = new NatsBroker(own.url, prefix, pino({ level: "silent" }), { maxPending: 40, maxPendingBytes: 32 * 1024 });
-    const b = new NatsBroker(own.url, prefix, pino({ level: "silent" }));
+    const a = new NatsBroker(own.url, prefix, pino({ level: "silent" }), pendingBounds({ maxPending: 40, maxPendingBytes: 32 * 1024 }));
+    const b = new NatsBroker(own.url, prefix, pino({ level: "silent" }), pendingBounds());
     const got: string[] = [];
     const env = (data: string | Buffer): BrokerEnvelope => ({ origin: "a", channel: "slow", publication: { data: Buffer.from(data), offset: "0", epoch: "", tags: {}, info: undefined, time: "0" } });
     let most = { count: 0, bytes: 0 };

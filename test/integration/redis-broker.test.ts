@@ -11,6 +11,7 @@ import { stall, startRedisServer, type ServerProcess } from "../helpers/processe
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 import { until } from "../helpers/until.js";
+import { pendingBounds } from "../helpers/broker-bounds.js";
 
 const log = pino({ level: "silent" });
 let server: ServerProcess & { url: string };
@@ -25,7 +26,7 @@ brokerContract("redis", async () => {
   const sub = createRedis(server.url, log, "sub");
   await connectRedis(pub, server.url);
   await connectRedis(sub, server.url);
-  const b = new RedisBroker(pub, sub, prefix, log);
+  const b = new RedisBroker(pub, sub, prefix, log, pendingBounds());
   const close = b.close.bind(b);
   b.close = async () => {
     await close();
@@ -94,13 +95,13 @@ describe("Redis connected but not reading", () => {
     await own?.stop();
   });
 
-  async function broker(limits: RedisBrokerLimits, p: string): Promise<RedisBroker> {
+  async function broker(limits: Partial<RedisBrokerLimits>, p: string): Promise<RedisBroker> {
     const pub = createRedis(own.url, log, "pub");
     const sub = createRedis(own.url, log, "sub");
     clients.push(pub, sub);
     await connectRedis(pub, own.url);
     await connectRedis(sub, own.url);
-    return new RedisBroker(pub, sub, p, log, limits);
+    return new RedisBroker(pub, sub, p, log, pendingBounds(limits));
   }
 
   const env = (channel: string, data: string | Buffer): BrokerEnvelope => ({
