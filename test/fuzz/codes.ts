@@ -1,7 +1,6 @@
 /**
  * The codes answers may carry (types.proto) and the HTTP status each error code goes with
- * (README "HTTP API": errors come "with a matching HTTP status"), written out here so the
- * fuzz checks the contract rather than the hub's own table.
+ * (README "HTTP API": errors come "with a matching HTTP status").
  */
 import { httpStatus } from "../../src/transport/http-error.js";
 import { DisconnectCode, ErrorCode } from "../../src/gen/realtime/v1/types.js";
@@ -14,7 +13,7 @@ export const DISCONNECT_CODES: ReadonlySet<number> = new Set(Object.values(Disco
  * so the fuzz checks that every answer follows it, temporary errors 503 whatever their code.
  */
 export function expectedHttpStatus(code: number, temporary: boolean): number {
-  return httpStatus({ code: code as ErrorCode, temporary });
+  return httpStatus({ code, temporary });
 }
 
 /** Statuses HTTP itself has for a request it refuses, with the code the body carries. */
