@@ -223,11 +223,16 @@ describe("Redis connected but not reading", () => {
       expect((hub.node.broker as RedisBroker).pendingPublishes().count).toBe(20);
 
       const t0 = Date.now();
+      const broker = hub.node.broker as RedisBroker;
       const res = await fetch(`${hub.httpUrl}/api/publish`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ channel: "room:1", data: { n: 1 } }),
         signal: AbortSignal.timeout(5000),
+      }).catch((err: unknown) => {
+        // What the node held when the publish did not come back (a flake seen twice in CI).
+        const state = { pending: broker.pendingPublishes(), counters: hub.node.counters, history: hub.config.history, afterMs: Date.now() - t0 };
+        throw new Error(`publish did not answer: ${String(err)}; ${JSON.stringify(state)}`, { cause: err });
       });
       expect(Date.now() - t0).toBeLessThan(2000);
       expect(res.status).toBe(503);
