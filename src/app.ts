@@ -136,7 +136,7 @@ export async function startHub(config: Config, opts: StartOptions = {}): Promise
     throw err;
   }
   const api = new ServerApi(node);
-  const verifier = new TokenVerifier(config.tokenHmacSecret, { allowAnonymous: config.allowAnonymous, requireTokenExp: config.requireTokenExp });
+  const verifier = TokenVerifier.fromConfig(config, log);
   const http = await startHttpServer({ node, api, verifier, config, log });
   let grpc: Awaited<ReturnType<typeof startGrpcServer>>;
   try {

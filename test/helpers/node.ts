@@ -28,7 +28,8 @@ export async function createTestNode(overrides: Partial<Config> = {}, bus?: Memo
 /** A session on a fake transport. */
 export function createTestSession(node: HubNode, secret = "") {
   const transport = new FakeTransport();
-  const policy = { allowAnonymous: node.config.allowAnonymous, requireTokenExp: node.config.requireTokenExp };
-  const session = new Session(node, transport, new TokenVerifier(secret || node.config.tokenHmacSecret, policy));
+  // A secret given here replaces the config's token keys (tests that mint their own tokens).
+  const verifier = TokenVerifier.fromConfig(secret ? { ...node.config, tokenHmacSecret: secret } : node.config);
+  const session = new Session(node, transport, verifier);
   return { session, transport, send: (obj: unknown) => session.handleFrame(JSON.stringify(obj)) };
 }
