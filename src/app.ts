@@ -22,6 +22,7 @@ import { ServerApi } from "./api/server-api.js";
 import { TokenVerifier } from "./auth/jwt.js";
 import { startHttpServer } from "./transport/http-server.js";
 import { startGrpcServer } from "./grpc/server.js";
+import { tlsFilesOf } from "./transport/tls-files.js";
 import { createLogger } from "./log.js";
 
 export interface RunningHub {
@@ -29,6 +30,12 @@ export interface RunningHub {
   api: ServerApi;
   httpPort: number;
   grpcPort: number;
+  /**
+   * Serves new connections with the TLS files as they are now (SIGHUP); open connections keep
+   * their certificates. A listener whose files are unreadable or wrong keeps its certificates
+   * and is logged. Returns the listeners reloaded.
+   */
+  reloadTls(): Array<"http" | "grpc">;
   /** Graceful: stop accepting, tell clients to reconnect, close stores. Idempotent. */
   stop(): Promise<void>;
 }
@@ -120,6 +127,11 @@ async function createBackends(config: Config, opts: StartOptions, log: Logger) {
 /** Wires one hub node from its config and starts its HTTP edge and gRPC server. */
 export async function startHub(config: Config, opts: StartOptions = {}): Promise<RunningHub> {
   const log = opts.log ?? createLogger(config);
+  // Certificate files are read and checked before anything starts: a bad one is a ConfigError,
+  // not a half-started hub.
+  const tls = tlsFilesOf(config);
+  tls.http?.read();
+  tls.grpc?.read();
   const backends = await createBackends(config, opts, log);
   // Offsets mean the same on every node only when the history store is shared.
   const sharedHistory = config.history === "redis" || config.broker === "memory";
@@ -136,11 +148,11 @@ export async function startHub(config: Config, opts: StartOptions = {}): Promise
     throw err;
   }
   const api = new ServerApi(node);
-  const verifier = TokenVerifier.fromConfig(config, log);
-  const http = await startHttpServer({ node, api, verifier, config, log });
+  const verifier = new TokenVerifier(config.tokenHmacSecret, { allowAnonymous: config.allowAnonymous, requireTokenExp: config.requireTokenExp });
+  const http = await startHttpServer({ node, api, verifier, config, log, tls: tls.http });
   let grpc: Awaited<ReturnType<typeof startGrpcServer>>;
   try {
-    grpc = await startGrpcServer({ node, api, config, log });
+    grpc = await startGrpcServer({ node, api, config, log, tls: tls.grpc });
   } catch (err) {
     await http.close();
     await node.shutdown();
@@ -156,5 +168,14 @@ export async function startHub(config: Config, opts: StartOptions = {}): Promise
       await closing;
       backends.close();
     })());
-  return { node, api, httpPort: http.port, grpcPort: grpc.port, stop };
+  const reloadTls = () =>
+    (["http", "grpc"] as const).filter((listener) => {
+      try {
+        return (listener === "http" ? http : grpc).reloadTls();
+      } catch (err) {
+        log.error({ err, listener }, "TLS reload failed: still serving the previous certificates");
+        return false;
+      }
+    });
+  return { node, api, httpPort: http.port, grpcPort: grpc.port, reloadTls, stop };
 }

@@ -57,6 +57,11 @@ async function serve(argv: string[]): Promise<void> {
       },
     );
   };
+  // SIGHUP reloads certificates (renewals) instead of ending the process, as daemons do.
+  process.on("SIGHUP", () => {
+    const reloaded = hub.reloadTls();
+    log.info({ reloaded }, reloaded.length ? "SIGHUP: TLS certificates reloaded" : "SIGHUP: no TLS certificates reloaded");
+  });
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }

@@ -1,10 +1,10 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { HubNode } from "./node.js";
 
-/** What the HTTP edge counts of its client connections (see transport/connection-limits.ts). */
+/** What the HTTP edge counts of its client connections (see transport/connection-limits.ts and transport/origins.ts). */
 export interface ConnectionCounts {
   openConnections(transport: "websocket" | "sse" | "longpoll"): number;
-  refused(reason: "node_limit" | "ip_limit"): number;
+  refused(reason: "node_limit" | "ip_limit" | "origin"): number;
 }
 
 /**
@@ -37,6 +37,7 @@ export function createMetrics(node: HubNode, opts: { processMetrics?: boolean; c
   counter("realtime_broker_published_total", "Publications this node sent to the broker (joins, leaves, control excluded)", () => node.counters.brokerPublished);
   counter("realtime_broker_received_total", "Envelopes consumed from the broker (own echoes excluded)", () => node.counters.fromBroker);
   counter("realtime_broker_publish_failures_total", "Broker publishes that failed (delivered locally only)", () => node.counters.brokerPublishFailures);
+  node.proxy.metrics.registerOn(registry);
   const conns = opts.connections;
   if (conns) {
     new Gauge({
@@ -50,12 +51,12 @@ export function createMetrics(node: HubNode, opts: { processMetrics?: boolean; c
     });
     new Counter({
       name: "realtime_connections_refused_total",
-      help: "Connections refused at maxConnections (node_limit) or maxConnectionsPerIp (ip_limit)",
+      help: "Connections refused at maxConnections (node_limit), at maxConnectionsPerIp (ip_limit), or for an Origin allowedOrigins does not allow (origin)",
       labelNames: ["reason"],
       registers: [registry],
       collect() {
         this.reset();
-        for (const reason of ["node_limit", "ip_limit"] as const) this.inc({ reason }, conns.refused(reason));
+        for (const reason of ["node_limit", "ip_limit", "origin"] as const) this.inc({ reason }, conns.refused(reason));
       },
     });
   }

@@ -75,6 +75,12 @@ export const SETTINGS = defineSettings({
   maxMessageBytes: { kind: "number", default: 64 * 1024, doc: "largest client frame (bigger: close 1009)" },
   maxConnections: { kind: "number", default: 0, defaultText: "0 (no cap)", doc: "connections this node holds at once (WebSocket, SSE, long-poll); past it: close 3014 / HTTP 503" },
   maxConnectionsPerIp: { kind: "number", default: 0, defaultText: "0 (no cap)", doc: "connections from one IP address (behind a proxy: the proxy's); past it: close 3505 / HTTP 429" },
+  allowedOrigins: { kind: "string", default: "", defaultText: "none (the hub's own origin only)", doc: "browser origins that may open WebSocket, SSE and long-poll connections besides the hub's own, comma-separated; `*` in a host is a wildcard (`https://*.example.com`), `*` alone allows any; requests without `Origin` are not checked" },
+  httpTlsCertFile: { kind: "string", default: "", doc: "PEM certificate (chain) of the HTTP edge: serve https and wss (reloaded on SIGHUP)" },
+  httpTlsKeyFile: { kind: "string", default: "", doc: "PEM private key of `httpTlsCertFile`" },
+  grpcTlsCertFile: { kind: "string", default: "", doc: "PEM certificate (chain) of the gRPC server API: serve it over TLS (reloaded on SIGHUP)" },
+  grpcTlsKeyFile: { kind: "string", default: "", doc: "PEM private key of `grpcTlsCertFile`" },
+  grpcClientCaFile: { kind: "string", default: "", doc: "PEM CA of gRPC client certificates (mTLS): a client presenting one it signed needs no API key (reloaded on SIGHUP)" },
   httpHeadersTimeoutSeconds: { kind: "number", default: 10, doc: "time to send a request's headers, every HTTP endpoint" },
   httpBodyTimeoutSeconds: { kind: "number", default: 30, doc: "time to send a request's body after its headers (HTTP 408 past it)" },
   subscribeBacklogMaxBytes: { kind: "number", default: 16 * MiB, doc: "bytes a backend `Subscribe` stream may fall behind by (16 MiB); past it the stream ends with RESOURCE_EXHAUSTED" },
@@ -148,6 +154,7 @@ export function devOverrides(): Partial<Config> {
     allowAnonymous: true,
     allowUnknownNamespaces: true,
     insecureApi: true,
+    allowedOrigins: "*",
     channelDefaults: { ...defaultNamespace(), historySize: 100, historyTtlSeconds: 300, presence: true, joinLeave: true, allowPublish: true },
   };
 }

@@ -5,6 +5,8 @@ import { loadTokenKeys } from "../auth/token-keys.js";
 // What the kinds of the settings table cannot say: addresses, names, bounds that depend on
 // each other or on the selected broker. Every message starts with the key it is about.
 
+/** An origin as browsers send it (scheme://host[:port], no path), `*` standing for part of the host or port. */
+const ORIGIN_RE = /^[a-z][a-z0-9+.\-]*:\/\/[a-z0-9.\-*\[\]:]+$/i;
 const ADDR_RE = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):\d{1,5}$/;
 
 /**
@@ -64,6 +66,15 @@ export function validateConfig(cfg: Config): void {
     throw new ConfigError(
       `subscribeBacklogMaxBytes: must be a whole number of at least ${MAX_PUBLISH_BYTES + BROKER_BYTES_HEADROOM} (the largest publish plus headroom), got ${cfg.subscribeBacklogMaxBytes}`,
     );
+  for (const entry of cfg.allowedOrigins.split(",").map((o) => o.trim()).filter(Boolean))
+    if (entry !== "*" && !ORIGIN_RE.test(entry))
+      throw new ConfigError(`allowedOrigins: expected scheme://host[:port] (\`*\` as a wildcard), got ${JSON.stringify(entry)}`);
+  // A certificate without its key (or the reverse) cannot serve TLS; silently serving plaintext
+  // instead would be worse than not starting.
+  for (const [cert, key] of [["httpTlsCertFile", "httpTlsKeyFile"], ["grpcTlsCertFile", "grpcTlsKeyFile"]] as const)
+    if (!cfg[cert] !== !cfg[key]) throw new ConfigError(`${cfg[cert] ? key : cert}: required with ${cfg[cert] ? cert : key}`);
+  if (cfg.grpcClientCaFile && !cfg.grpcTlsCertFile)
+    throw new ConfigError("grpcClientCaFile: client certificates need TLS on the gRPC server (grpcTlsCertFile, grpcTlsKeyFile)");
   if (cfg.maxMessageBytes < 256) throw new ConfigError("maxMessageBytes: must be at least 256");
   // The Redis SET ... PX of an idempotent publish takes a whole, positive number of ms.
   if (!Number.isInteger(cfg.idempotencyWindowSeconds) || cfg.idempotencyWindowSeconds < 1)

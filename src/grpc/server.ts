@@ -10,7 +10,10 @@ import type { ServerApi } from "../api/server-api.js";
 import { MAX_PUBLISH_BYTES, type Config } from "../config.js";
 import { ListenError } from "../errors.js";
 import type { HubNode } from "../node.js";
+import type { TlsFiles } from "../transport/tls-files.js";
+import { clientCertificateInterceptor } from "./auth.js";
 import { createHubService, hubServiceDefinition } from "./hub-service.js";
+import { tlsServerCredentials } from "./tls-credentials.js";
 
 const SERVICE = "realtime.v1.HubService";
 const HEALTH_SERVICE = "grpc.health.v1.Health";
@@ -60,18 +63,23 @@ function reflectionPackage(log: Logger): PackageDefinition | null {
 }
 
 /**
- * The gRPC server API on config.grpcAddr (plaintext): HubService (API key checked per call
- * when configured), server reflection (so `grpcurl list` and `buf curl` work without proto
- * files) and the standard grpc.health.v1 service. Health and reflection need no key.
+ * The gRPC server API on config.grpcAddr (plaintext, or TLS with `tls`): HubService (API key
+ * or client certificate checked per call when configured), server reflection (so `grpcurl
+ * list` and `buf curl` work without proto files) and the standard grpc.health.v1 service.
+ * Health and reflection need no key.
  */
 export async function startGrpcServer(deps: {
   node: HubNode;
   api: ServerApi;
   config: Config;
   log: Logger;
-}): Promise<{ port: number; close(): Promise<void> }> {
+  /** Certificate files (and the client CA, for mTLS): serve TLS; null: plaintext. */
+  tls: TlsFiles | null;
+}): Promise<{ port: number; reloadTls(): boolean; close(): Promise<void> }> {
   const { config, log } = deps;
+  const tls = deps.tls ? tlsServerCredentials(deps.tls) : null;
   const server = new Server({
+    ...(deps.tls?.keys.ca ? { interceptors: [clientCertificateInterceptor] } : {}),
     // Bad input is answered by grpc-js itself: oversize messages get RESOURCE_EXHAUSTED,
     // undecodable ones INTERNAL, before our handlers run.
     "grpc.max_receive_message_length": MAX_PUBLISH_BYTES,
@@ -96,15 +104,28 @@ export async function startGrpcServer(deps: {
   health.addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(config.grpcAddr, ServerCredentials.createInsecure(), (err, p) =>
+    server.bindAsync(config.grpcAddr, tls?.credentials ?? ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(new ListenError(`grpcAddr ${config.grpcAddr}: ${err.message}`, { cause: err })) : resolve(p),
     ),
   );
-  log.info({ addr: config.grpcAddr.replace(/:\d+$/, `:${port}`), reflection: reflection !== null }, "gRPC server listening");
+  log.info(
+    { addr: config.grpcAddr.replace(/:\d+$/, `:${port}`), reflection: reflection !== null, tls: tls !== null, clientCa: Boolean(deps.tls?.keys.ca) },
+    "gRPC server listening",
+  );
 
   let closing: Promise<void> | undefined;
   return {
     port,
+    /**
+     * Serves new connections with the certificate and CA files as they are now (open
+     * connections keep theirs); false without TLS. Throws a ConfigError, keeping the previous
+     * ones, when a file is unreadable or wrong.
+     */
+    reloadTls: () => {
+      if (!tls) return false;
+      tls.reload();
+      return true;
+    },
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         // Health watchers learn first, so load balancers stop sending before we refuse.

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Socket } from "node:net";
 import type { ServerApi } from "../api/server-api.js";
@@ -10,13 +11,16 @@ import type { Logger } from "../log.js";
 import type { HubNode } from "../node.js";
 import { Session } from "../session.js";
 import { createMetrics } from "../metrics.js";
+import { captureRequest } from "./connection-request.js";
 import { ConnectionLimits } from "./connection-limits.js";
 import { clientAborted, handleApiRequest } from "./http-api.js";
 import { writeHttpError } from "./http-error.js";
-import { LongPollEndpoint } from "./longpoll-endpoint.js";
+import { LongPollEndpoint, POLL_SECRET_HEADER } from "./longpoll-endpoint.js";
+import { OriginPolicy } from "./origins.js";
 import type { NewSession } from "./receive-only.js";
 import { handleSse } from "./sse-endpoint.js";
 import { serveStatic } from "./static.js";
+import type { TlsFiles } from "./tls-files.js";
 import type { Transport } from "../transport.js";
 import { WebSocketEdge } from "./websocket.js";
 
@@ -26,6 +30,8 @@ export interface HttpDeps {
   verifier: TokenVerifier;
   config: Config;
   log: Logger;
+  /** Certificate files: serve https and wss; null: plain http. */
+  tls: TlsFiles | null;
 }
 
 
@@ -33,16 +39,17 @@ export interface HttpDeps {
  * The HTTP edge: WebSocket, SSE and long-polling for browsers, the HTTP API for backends,
  * /health, and the demo page.
  */
-export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; close(): Promise<void> }> {
+export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; reloadTls(): boolean; close(): Promise<void> }> {
   const { node, config, log } = deps;
   const limits = new ConnectionLimits(config);
+  const origins = new OriginPolicy(config.allowedOrigins);
   /**
    * A session holding one of the node's connection slots until it closes, or why the client
    * may not have one (maxConnections, maxConnectionsPerIp).
    */
   const newSession: NewSession = (t: Transport, req: IncomingMessage) => {
     const slot = limits.acquire(req.socket.remoteAddress ?? "", t.name);
-    return "refused" in slot ? slot.refused : new Session(node, t, deps.verifier, slot.release);
+    return "refused" in slot ? slot.refused : new Session(node, t, deps.verifier, slot.release, captureRequest(req, node.proxy.forwarded));
   };
   const ws = new WebSocketEdge(config.maxMessageBytes, (t, req) => {
     const s = newSession(t, req);
@@ -50,26 +57,33 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
   });
   const polls = new LongPollEndpoint(node, config, newSession);
   let closing = false;
-  const metrics = createMetrics(node, { processMetrics: true, connections: limits });
+  const metrics = createMetrics(node, {
+    processMetrics: true,
+    connections: {
+      openConnections: (t) => limits.openConnections(t),
+      refused: (reason) => (reason === "origin" ? origins.refused() : limits.refused(reason)),
+    },
+  });
 
   const headersTimeout = config.httpHeadersTimeoutSeconds * 1000;
-  const server = createServer(
-    {
-      // Time to receive a request, headers and body; Node checks only every
-      // connectionsCheckingInterval. Streams (SSE, long polls, WebSockets) are not concerned:
-      // their request is complete once its headers are in.
-      headersTimeout,
-      requestTimeout: headersTimeout + config.httpBodyTimeoutSeconds * 1000,
-      connectionsCheckingInterval: 1000,
-    },
-    (req, res) => {
-      handle(req, res).catch((err: unknown) => {
-        if (clientAborted(req, err)) return void log.debug({ err, url: req.url }, "HTTP client went away mid-request");
-        log.error({ err, url: req.url }, "HTTP request failed");
-        writeHttpError(res, err);
-      });
-    },
-  );
+  const options = {
+    // Time to receive a request, headers and body; Node checks only every
+    // connectionsCheckingInterval. Streams (SSE, long polls, WebSockets) are not concerned:
+    // their request is complete once its headers are in.
+    headersTimeout,
+    requestTimeout: headersTimeout + config.httpBodyTimeoutSeconds * 1000,
+    connectionsCheckingInterval: 1000,
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((err: unknown) => {
+      if (clientAborted(req, err)) return void log.debug({ err, url: req.url }, "HTTP client went away mid-request");
+      log.error({ err, url: req.url }, "HTTP request failed");
+      writeHttpError(res, err);
+    });
+  };
+  const tls = deps.tls;
+  const tlsServer = tls ? createTlsServer({ ...options, ...tls.read() }, onRequest) : null;
+  const server = tlsServer ?? createServer(options, onRequest);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -84,8 +98,15 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       return void writeHttpError(res, new HubError(ErrorCode.ERROR_CODE_NOT_AVAILABLE, "shutting down: retry on another node", true));
     }
     if (path.startsWith("/api/")) return handleApiRequest(req, res, path.slice(5), { api: deps.api, apiKey: config.apiKey, log });
-    if (path === "/connection/sse") return handleSse(req, res, url, node, newSession);
-    if (path === "/connection/poll") return polls.handle(req, res, url);
+    if (path === "/connection/sse" || path === "/connection/poll") {
+      // The long-poll client reads its session secret from a header: pages of other origins
+      // see it only when it is exposed.
+      origins.setCorsHeaders(req, res, path === "/connection/poll" ? [POLL_SECRET_HEADER] : []);
+      const refused = origins.refusal(req);
+      if (refused) return void writeHttpError(res, refused);
+      if (req.method === "OPTIONS") return preflight(req, res);
+      return path === "/connection/sse" ? handleSse(req, res, url, node, newSession) : polls.handle(req, res, url);
+    }
     if (req.method === "GET" && (await serveStatic(path, res))) return;
     writeHttpError(res, errNotFound(`nothing at ${path}`));
   }
@@ -102,6 +123,9 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
       socket.end(`HTTP/1.1 ${closing ? "503 Service Unavailable" : "404 Not Found"}\r\nConnection: close\r\n\r\n`);
       return;
     }
+    // Refused before the upgrade: a page of another origin learns nothing but the status.
+    const refused = origins.refusal(req);
+    if (refused) return void socket.end(rawResponse("403 Forbidden", refused));
     ws.handleUpgrade(req, socket, head);
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -125,6 +149,16 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
 
   return {
     port: actualPort,
+    /**
+     * Serves new connections with the certificate files as they are now (open connections keep
+     * theirs); false when the edge has no TLS. Throws a ConfigError, and keeps the certificate
+     * it had, when a file is unreadable or wrong.
+     */
+    reloadTls: () => {
+      if (!tls || !tlsServer) return false;
+      tlsServer.setSecureContext(tls.read());
+      return true;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         if (closing) return resolve();
@@ -148,6 +182,22 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; c
   };
 }
 
+/**
+ * A CORS preflight of the SSE or long-poll endpoint, from an allowed origin (setCorsHeaders
+ * has added the origin): browsers send one before a request with headers of their own.
+ */
+function preflight(req: IncomingMessage, res: ServerResponse): void {
+  const asked = req.headers["access-control-request-headers"];
+  res.writeHead(204, {
+    "Access-Control-Allow-Methods": "GET, OPTIONS",
+    // Whatever headers the page asked to send: these endpoints act on none of them but
+    // Last-Event-ID, so allowing them grants nothing, and a client library may add its own.
+    ...(asked ? { "Access-Control-Allow-Headers": asked } : {}),
+    "Access-Control-Max-Age": "600",
+  });
+  res.end();
+}
+
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
@@ -165,6 +215,11 @@ function rawHttpError(code: string | undefined): string {
       : code === "HPE_HEADER_OVERFLOW"
         ? ["431 Request Header Fields Too Large", errLimitExceeded("request line and headers larger than 16 KiB")]
         : ["400 Bad Request", errBadRequest("malformed HTTP request")];
+  return rawResponse(status, e);
+}
+
+/** A raw response with the JSON error body, for a socket that has no response object. */
+function rawResponse(status: string, e: HubError): string {
   const body = JSON.stringify({ error: e.toWire() });
   return `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -12,7 +12,7 @@ import { LongPollTransport } from "./longpoll.js";
 import { subscriptionsFrom, type NewSession } from "./receive-only.js";
 
 /** Response header of the first long-poll request: the secret every later poll must present. */
-const POLL_SECRET_HEADER = "X-Poll-Secret";
+export const POLL_SECRET_HEADER = "X-Poll-Secret";
 
 /**
  * GET /connection/poll: the first request connects and subscribes from the URL and answers
