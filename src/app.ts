@@ -148,7 +148,7 @@ export async function startHub(config: Config, opts: StartOptions = {}): Promise
     throw err;
   }
   const api = new ServerApi(node);
-  const verifier = new TokenVerifier(config.tokenHmacSecret, { allowAnonymous: config.allowAnonymous, requireTokenExp: config.requireTokenExp });
+  const verifier = TokenVerifier.fromConfig(config, log);
   const http = await startHttpServer({ node, api, verifier, config, log, tls: tls.http });
   let grpc: Awaited<ReturnType<typeof startGrpcServer>>;
   try {
