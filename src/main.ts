@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { coerce, ConfigError, envName, helpText, loadConfig, parseArgv, parseFlags } from "./config.js";
-import { signToken } from "./auth/jwt.js";
+import { signTokenWith } from "./auth/jwt.js";
+import { readKeyFile, signingKeyOf, type SigningKey } from "./auth/token-keys.js";
 import { ListenError } from "./errors.js";
 import { startHub } from "./app.js";
 import { createLogger } from "./log.js";
@@ -10,9 +11,13 @@ const USAGE = `realtime-hub ${VERSION}
 
 Usage:
   realtime-hub serve [flags]        run a hub node
-  realtime-hub token --user ID [--channel NAME] [--ttl SECONDS] [--info JSON] [--token-hmac-secret S]
-                                    print a connection (or subscription) JWT; the secret may
-                                    also come from REALTIME_TOKEN_HMAC_SECRET
+  realtime-hub token --user ID [--channel NAME] [--ttl SECONDS] [--info JSON]
+                     [--token-hmac-secret S | --private-key-file FILE] [--alg ALG] [--kid KID]
+                     [--token-issuer ISS] [--token-audience AUD]
+                                    print a connection (or subscription) JWT, signed with the
+                                    HMAC secret (HS256/384/512) or a private key, PEM or JWK
+                                    (RS/PS/ES/EdDSA; alg by default from the key); secret,
+                                    issuer and audience also come from their REALTIME_ env vars
   realtime-hub version
   realtime-hub help                 this text
 
@@ -67,12 +72,31 @@ async function serve(argv: string[]): Promise<void> {
 }
 
 /** The flags of `token` (each --kebab-case); all take a value. */
-const TOKEN_FLAGS = { user: "string", channel: "string", ttl: "string", info: "string", tokenHmacSecret: "string" } as const;
+const TOKEN_FLAGS = {
+  user: "string",
+  channel: "string",
+  ttl: "string",
+  info: "string",
+  alg: "string",
+  privateKeyFile: "string",
+  kid: "string",
+  tokenHmacSecret: "string",
+  tokenIssuer: "string",
+  tokenAudience: "string",
+} as const;
 
 async function token(argv: string[]): Promise<void> {
   const opts = parseArgv(argv, TOKEN_FLAGS, "token");
-  const secret = opts.tokenHmacSecret ?? process.env[envName("tokenHmacSecret")];
-  if (!secret) throw new ConfigError("token: --token-hmac-secret (or REALTIME_TOKEN_HMAC_SECRET) is required");
+  // The hub's own settings: the flag, else the env var the hub reads them from.
+  const setting = (key: "tokenHmacSecret" | "tokenIssuer" | "tokenAudience") => opts[key] ?? process.env[envName(key)];
+  let key: SigningKey;
+  try {
+    const file = opts.privateKeyFile;
+    const privateKey = file === undefined ? undefined : { where: `--private-key-file ${file}`, text: readKeyFile("--private-key-file", file) };
+    key = signingKeyOf({ alg: opts.alg, secret: setting("tokenHmacSecret"), privateKey, kid: opts.kid });
+  } catch (err) {
+    throw err instanceof ConfigError ? new ConfigError(`token: ${err.message}`, { cause: err }) : err;
+  }
   if (!opts.user) throw new ConfigError("token: --user is required");
   const ttl = opts.ttl === undefined ? 3600 : coerce("token: --ttl", "number", opts.ttl);
   if (!Number.isInteger(ttl)) throw new ConfigError(`token: --ttl: must be a whole number of seconds (0: no expiry), got ${ttl}`);
@@ -85,7 +109,8 @@ async function token(argv: string[]): Promise<void> {
     }
   }
   const claims = { sub: opts.user, channel: opts.channel, ...(info !== undefined ? { info } : {}) };
-  process.stdout.write((await signToken(secret, claims, ttl)) + "\n");
+  const minted = await signTokenWith(key, claims, { expiresInSeconds: ttl, issuer: setting("tokenIssuer"), audience: setting("tokenAudience") });
+  process.stdout.write(minted + "\n");
 }
 
 async function main(): Promise<void> {

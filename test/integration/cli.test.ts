@@ -87,7 +87,7 @@ describe("realtime-hub CLI", () => {
   it.each([
     [["--user", "42", "--usr", "x"], /^realtime-hub: token: unknown flag --usr$/],
     [["--token-hmac-secret", "s", "--user"], /^realtime-hub: token: flag --user needs a value$/],
-    [["--user", "42"], /^realtime-hub: token: --token-hmac-secret \(or REALTIME_TOKEN_HMAC_SECRET\) is required$/],
+    [["--user", "42"], /^realtime-hub: token: --token-hmac-secret \(or REALTIME_TOKEN_HMAC_SECRET\) is required, or --private-key-file$/],
     [["--token-hmac-secret", "s"], /^realtime-hub: token: --user is required$/],
     [["--user", "42", "--token-hmac-secret", "s", "--ttl", "soon"], /^realtime-hub: token: --ttl: must be a non-negative number, got "soon"$/],
     [["--user", "42", "--token-hmac-secret", "s", "--ttl", "1.5"], /^realtime-hub: token: --ttl: must be a whole number of seconds/],
