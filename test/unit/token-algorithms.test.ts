@@ -53,6 +53,7 @@ describe("token algorithms and keys: every case", () => {
     ["ES256", all, () => sign({ alg: "ES256", key: keys.p256.privateKey }), "ok 42"],
     ["ES384", all, () => sign({ alg: "ES384", key: keys.p384.privateKey }), "ok 42"],
     ["EdDSA", all, () => sign({ alg: "EdDSA", key: keys.ed25519.privateKey }), "ok 42"],
+    ["Ed25519 (the fully specified name of EdDSA)", all, () => sign({ alg: "Ed25519", key: keys.ed25519.privateKey }), "ok 42"],
     ["a PEM key serves a token with a kid", all, () => sign({ alg: "ES256", key: keys.p256.privateKey, kid: "any" }), "ok 42"],
     ["expired", all, () => sign(rs("RS256"), { expiresInSeconds: -10 }), "ERROR_CODE_TOKEN_EXPIRED: token expired"],
     ["not yet valid (nbf)", all, () => sign({ alg: "ES256", key: keys.p256.privateKey }, { notBefore: now() + 600 }), /^ERROR_CODE_UNAUTHORIZED: invalid token: "nbf" claim timestamp check failed$/],
