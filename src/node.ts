@@ -20,6 +20,7 @@ import { MemoryIdempotencyStore } from "./idempotency/memory.js";
 import { createCounters } from "./node-counters.js";
 import { OrderedDelivery } from "./ordered-delivery.js";
 import { PresenceKeeper } from "./presence-keeper.js";
+import { Proxy } from "./proxy/proxy.js";
 import { SessionRegistry, type ClientSession } from "./sessions.js";
 import { checkPublicationData } from "./protocol/codec.js";
 import { VERSION } from "./version.js";
@@ -90,6 +91,8 @@ export class HubNode {
   private readonly publishGates = new Map<string, Promise<void>>();
   /** Time and timers of this node and its sessions. */
   readonly clock: Clock;
+  /** The app backend's webhooks, asked by the sessions of this node. */
+  readonly proxy: Proxy;
   private ticker: Timer | undefined;
   private readonly startedAt: number;
   private closed = false;
@@ -105,6 +108,7 @@ export class HubNode {
     this.log = deps.log;
     this.clock = deps.clock ?? systemClock;
     this.startedAt = this.clock.now();
+    this.proxy = new Proxy(deps.config, deps.log);
     this.idempotency = deps.idempotency ?? new MemoryIdempotencyStore(deps.config.idempotencyWindowSeconds * 1000);
     this.presenceKeeper = new PresenceKeeper(deps.presence, deps.config.presenceTtlSeconds, deps.log, this.clock);
     const recover = (channel: string, since: StreamPosition) => this.recover(channel, since);
@@ -417,6 +421,8 @@ export class HubNode {
     const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_SHUTDOWN, "shutdown");
     for (const s of this.sessions.all()) s.disconnect(d);
     this.idempotency.close();
+    // The disconnect notifications just queued get part of the grace period.
+    await this.proxy.close((this.config.shutdownTimeoutSeconds * 1000) / 2);
     const results = await Promise.allSettled([
       this.broker.close(),
       this.presenceStore.close(),

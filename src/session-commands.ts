@@ -1,6 +1,6 @@
 import type { TokenVerifier } from "./auth/jwt.js";
 import type { NamespaceOptions } from "./config.js";
-import { errBadRequest, errPermissionDenied } from "./errors.js";
+import { errBadRequest, errMethodNotFound, errPermissionDenied } from "./errors.js";
 import type {
   HistoryCommand,
   HistoryResult,
@@ -8,13 +8,15 @@ import type {
   PresenceStatsResult,
   PublishResult,
   RefreshResult,
+  RpcResult,
 } from "./gen/realtime/v1/client.js";
 import type { ClientInfo } from "./gen/realtime/v1/types.js";
 import type { HubNode } from "./node.js";
 import type { SessionSubscriptions } from "./session-subscriptions.js";
+import type { Grantee } from "./subscription-grant.js";
 
 /** What a command handler may see and change of its session. */
-export interface CommandContext {
+export interface CommandContext extends Grantee {
   readonly node: HubNode;
   readonly verifier: TokenVerifier;
   readonly user: string;
@@ -30,10 +32,42 @@ export interface CommandContext {
  */
 export async function publish(ctx: CommandContext, channel: string, data: Buffer): Promise<PublishResult> {
   const ns = ctx.node.options(channel);
-  if (!ns.allowPublish) throw errPermissionDenied(`clients may not publish into ${JSON.stringify(channel)}`);
+  // With a publish webhook the app decides instead of allowPublish.
+  const ep = ctx.proxy.endpoint("publish", ns);
+  if (!ep && !ns.allowPublish) throw errPermissionDenied(`clients may not publish into ${JSON.stringify(channel)}`);
   if (ns.private && !ctx.subscriptions.has(channel)) throw errPermissionDenied("subscribe to a private channel before publishing");
   if (data.length === 0) throw errBadRequest("data is required");
-  return ctx.node.publish(channel, data, { info: ctx.subscriptions.infoIn(channel) ?? ctx.info });
+  const info = ctx.subscriptions.infoIn(channel) ?? ctx.info;
+  if (!ep) return ctx.node.publish(channel, data, { info });
+  const r = await ctx.ask("publish", ep, { context: ctx.proxyContext(), channel, data });
+  return ctx.node.publish(channel, r.data.length > 0 ? r.data : data, {
+    info,
+    tags: r.tags,
+    skipHistory: r.skipHistory,
+    idempotencyKey: r.idempotencyKey || undefined,
+  });
+}
+
+/**
+ * A method the app answers: the rpc webhook of the method's namespace (`ns:name`), else the
+ * global one.
+ */
+export async function rpc(ctx: CommandContext, method: string, data: Buffer): Promise<RpcResult> {
+  if (method === "") throw errBadRequest("method is required");
+  const ep = ctx.proxy.endpoint("rpc", rpcNamespace(ctx.node, method));
+  if (!ep) throw errMethodNotFound(`no rpc webhook answers ${JSON.stringify(method)} (proxyRpcUrl, or the namespace's rpcProxy)`);
+  const r = await ctx.ask("rpc", ep, { context: ctx.proxyContext(), method, data });
+  return { data: r.data };
+}
+
+/** The namespace a method `ns:name` belongs to, when it is a configured one. */
+function rpcNamespace(node: HubNode, method: string): NamespaceOptions | undefined {
+  if (!method.includes(":")) return undefined;
+  try {
+    return node.options(method);
+  } catch {
+    return undefined;
+  }
 }
 
 export async function presence(ctx: CommandContext, channel: string): Promise<PresenceResult> {

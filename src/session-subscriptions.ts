@@ -1,4 +1,3 @@
-import type { TokenVerifier } from "./auth/jwt.js";
 import type { ChannelEvent } from "./channel-event.js";
 import type { NamespaceOptions } from "./config.js";
 import type { Disconnect } from "./errors.js";
@@ -8,19 +7,21 @@ import {
   errBadRequest,
   errLimitExceeded,
   errNotSubscribed,
-  errPermissionDenied,
+  HubError,
   toHubError,
 } from "./errors.js";
-import type { SubscribeCommand, SubscribeResult } from "./gen/realtime/v1/client.js";
+import type { SubscribeCommand, SubscribeResult, SubRefreshResult } from "./gen/realtime/v1/client.js";
+import type { SubscribeOptions } from "./gen/realtime/v1/proxy.js";
 import type { ClientInfo } from "./gen/realtime/v1/types.js";
-import { ErrorCode } from "./gen/realtime/v1/types.js";
+import { ErrorCode, UnsubscribeCode } from "./gen/realtime/v1/types.js";
 import type { Subscriber } from "./hub.js";
 import type { HubNode } from "./node.js";
+import { ProxyDisconnect } from "./proxy/proxy.js";
 import { Frame, publicationFrame } from "./protocol/frame.js";
+import { fromOptions, grantSubscription, type Grant, type Grantee } from "./subscription-grant.js";
 
 /** The session these subscriptions belong to, as they see it. */
-export interface SubscriptionOwner extends Subscriber {
-  readonly user: string;
+export interface SubscriptionOwner extends Subscriber, Grantee {
   /** The connection's ClientInfo (user, client, connInfo). */
   readonly info: ClientInfo;
   readonly closed: boolean;
@@ -30,8 +31,14 @@ export interface SubscriptionOwner extends Subscriber {
 }
 
 interface Subscription {
+  /** The namespace's options with the grant's overrides. */
   ns: NamespaceOptions;
   info: ClientInfo;
+  /** Unix ms when it ends unless refreshed; 0: never. */
+  expiresAt: number;
+  by: Grant["by"];
+  /** A subscription refresh webhook call is under way. */
+  refreshing: boolean;
   /** Frames that arrived while subscribing; flushed after the subscribe reply. */
   pending: Frame[] | null;
   /** Their encoded size: bounded like the client's queue, so a stalled subscribe cannot pin memory. */
@@ -65,7 +72,6 @@ export class SessionSubscriptions {
   constructor(
     private readonly owner: SubscriptionOwner,
     private readonly node: HubNode,
-    private readonly verifier: TokenVerifier,
   ) {}
 
   get channels(): string[] {
@@ -83,35 +89,36 @@ export class SessionSubscriptions {
 
   /**
    * Subscribes, and answers what the subscribe reply carries. Until flush(channel), what
-   * arrives for the channel waits, so the client gets the reply first.
+   * arrives for the channel waits, so the client gets the reply first. `granted`: the
+   * connect webhook subscribed the client itself, with these options.
    */
-  async subscribe(cmd: SubscribeCommand): Promise<SubscribeResult> {
+  async subscribe(cmd: SubscribeCommand, granted?: SubscribeOptions): Promise<SubscribeResult> {
     const channel = cmd.channel;
-    const ns = this.node.options(channel);
+    const nsOptions = this.node.options(channel);
     if (this.subs.has(channel)) throw errAlreadySubscribed(channel);
     if (this.subs.size >= this.node.config.maxChannelsPerClient)
       throw errLimitExceeded(`at most ${this.node.config.maxChannelsPerClient} channels per connection`);
-    let info = this.owner.info;
-    if (ns.private) {
-      if (!cmd.token) throw errPermissionDenied(`${JSON.stringify(channel)} is private: a subscription token is required`);
-      const claims = await this.verifier.verifySubscribe(cmd.token, this.owner.user, channel);
-      info = { ...this.owner.info, chanInfo: claims.chanInfo };
-    }
-    const sub: Subscription = { ns, info, pending: [], pendingBytes: 0, epoch: "", offset: 0 };
+    const grant = granted ? fromOptions(granted, nsOptions, "proxy") : await grantSubscription(this.owner, cmd, nsOptions);
+    const ns = grant.ns;
+    if (this.subs.has(channel)) throw errAlreadySubscribed(channel);
+    const info = grant.info.length > 0 ? { ...this.owner.info, chanInfo: grant.info } : this.owner.info;
+    const sub: Subscription = { ns, info, expiresAt: grant.expiresAt, by: grant.by, refreshing: false, pending: [], pendingBytes: 0, epoch: "", offset: 0 };
     this.subs.set(channel, sub);
     try {
       // Register before reading history so nothing published meanwhile is missed; what
       // arrives meanwhile waits in `pending` and duplicates of the reply are dropped.
       await this.node.subscribe(channel, this.owner);
+      const recoverable = ns.historySize > 0 && grant.recovery;
       const result: SubscribeResult = {
-        recoverable: ns.historySize > 0,
+        recoverable,
         epoch: "",
         offset: "0",
         recovered: false,
         publications: [],
         wasRecovering: cmd.recover,
+        ttl: sub.expiresAt ? secondsUntil(sub.expiresAt) : 0,
       };
-      if (ns.historySize > 0) {
+      if (recoverable) {
         if (cmd.recover) {
           const r = await this.node.recover(channel, { offset: cmd.offset, epoch: cmd.epoch });
           result.epoch = r.position.epoch;
@@ -140,6 +147,58 @@ export class SessionSubscriptions {
       await this.node.unsubscribe(channel, this.owner);
       throw err;
     }
+  }
+
+  /** A new subscription token (client sub_refresh command): the subscription lives on until it expires. */
+  async refresh(channel: string, token: string): Promise<SubRefreshResult> {
+    const sub = this.subs.get(channel);
+    if (!sub) throw errNotSubscribed(channel);
+    const claims = await this.owner.verifier.verifySubscribe(token, this.owner.user, channel);
+    if (this.subs.get(channel) !== sub) throw errNotSubscribed(channel);
+    sub.expiresAt = claims.expiresAt * 1000;
+    if (claims.chanInfo.length > 0) sub.info = { ...sub.info, chanInfo: claims.chanInfo };
+    return { ttl: sub.expiresAt ? secondsUntil(sub.expiresAt) : 0 };
+  }
+
+  /**
+   * Periodic check (each ping interval): subscriptions the app granted with an expiry are
+   * refreshed through the subscription refresh webhook before they end; any subscription
+   * past its expiry ends with an unsubscribe push (2002).
+   */
+  tick(now: number, leadMs: number): void {
+    for (const [channel, sub] of this.subs) {
+      if (!sub.expiresAt || sub.refreshing || sub.pending) continue;
+      const ep = sub.by === "proxy" ? this.owner.proxy.endpoint("subRefresh", sub.ns) : null;
+      if (ep && sub.expiresAt - now <= leadMs) {
+        sub.refreshing = true;
+        this.owner
+          .ask("subRefresh", ep, { context: this.owner.proxyContext(), channel })
+          .then(
+            (r) => {
+              if (this.subs.get(channel) !== sub) return;
+              if (r.expired) return this.end(channel, UnsubscribeCode.UNSUBSCRIBE_CODE_EXPIRED, "subscription expired");
+              sub.expiresAt = Number(r.expireAt) * 1000;
+              if (r.info.length > 0) sub.info = { ...sub.info, chanInfo: r.info };
+            },
+            (err: unknown) => {
+              if (!(err instanceof ProxyDisconnect) && !(err instanceof HubError && err.temporary))
+                this.node.log.warn({ err, channel, client: this.owner.id }, "subscription refresh failed");
+            },
+          )
+          .finally(() => (sub.refreshing = false));
+      } else if (now > sub.expiresAt) {
+        this.end(channel, UnsubscribeCode.UNSUBSCRIBE_CODE_EXPIRED, "subscription expired");
+      }
+    }
+  }
+
+  /** The hub ends a subscription: the client gets an unsubscribe push, the app a notification. */
+  end(channel: string, code: UnsubscribeCode, reason: string): void {
+    if (!this.subs.has(channel)) return;
+    this.unsubscribe(channel, code, reason).then(
+      () => this.owner.write(new Frame({ id: 0, error: undefined, push: { channel, unsubscribe: { code, reason } } })),
+      (err: unknown) => this.node.log.warn({ err, channel }, "ending a subscription failed"),
+    );
   }
 
   /** The subscribe reply is out: what waited for it follows, without what the reply held. */
@@ -179,16 +238,21 @@ export class SessionSubscriptions {
 
   /** Undoes a subscription whose reply could not be sent, so subscribing again works. */
   async drop(channel: string): Promise<void> {
-    if (!this.subs.has(channel)) return;
-    await this.unsubscribe(channel).catch((err: unknown) =>
+    const sub = this.subs.get(channel);
+    if (!sub) return;
+    this.subs.delete(channel);
+    await this.release(channel, sub).catch((err: unknown) =>
       this.node.log.warn({ err, channel, client: this.owner.id }, "undoing a failed subscribe failed"),
     );
   }
 
-  async unsubscribe(channel: string): Promise<void> {
+  /** Leaves `channel`; the app's unsubscribe notification (when configured) says why. */
+  async unsubscribe(channel: string, code = UnsubscribeCode.UNSUBSCRIBE_CODE_CLIENT, reason = "client unsubscribed"): Promise<void> {
     const sub = this.subs.get(channel);
     if (!sub) throw errNotSubscribed(channel);
     this.subs.delete(channel);
+    const ep = this.owner.proxy.endpoint("unsubscribe", sub.ns);
+    if (ep) this.owner.proxy.notify("unsubscribe", ep, { context: this.owner.proxyContext(), channel, code, reason, time: String(Date.now()) });
     await this.node.unsubscribe(channel, this.owner);
     await this.node.leave(channel, sub.info, sub.ns);
   }
@@ -211,11 +275,20 @@ export class SessionSubscriptions {
     this.subs.clear();
     for (const [channel, sub] of subs) {
       try {
-        await this.node.unsubscribe(channel, this.owner);
-        await this.node.leave(channel, sub.info, sub.ns);
+        await this.release(channel, sub);
       } catch (err) {
         this.node.log.warn({ err, channel, client: this.owner.id }, "cleanup after disconnect failed");
       }
     }
   }
+
+  private async release(channel: string, sub: Subscription): Promise<void> {
+    await this.node.unsubscribe(channel, this.owner);
+    await this.node.leave(channel, sub.info, sub.ns);
+  }
+}
+
+/** Whole seconds until `atMs`, at least 1 (see secondsLeft in session-commands.ts). */
+function secondsUntil(atMs: number): number {
+  return Math.max(1, Math.floor((atMs - Date.now()) / 1000));
 }

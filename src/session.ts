@@ -11,11 +11,12 @@ import {
   disconnectNoPong,
   disconnectSlow,
   errBadRequest,
-  errMethodNotFound,
   errUnauthorized,
+  HubError,
   toHubError,
 } from "./errors.js";
-import type { Command, ConnectCommand, ConnectResult, Reply, SubscribeCommand } from "./gen/realtime/v1/client.js";
+import type { Command, ConnectCommand, ConnectResult, Reply, SubscribeCommand, SubscribeResult } from "./gen/realtime/v1/client.js";
+import type { ProxyContext, SubscribeOptions } from "./gen/realtime/v1/proxy.js";
 import type { ClientInfo } from "./gen/realtime/v1/types.js";
 import { ErrorCode, UnsubscribeCode } from "./gen/realtime/v1/types.js";
 import type { Subscriber } from "./hub.js";
@@ -26,7 +27,10 @@ import { SessionSubscriptions } from "./session-subscriptions.js";
 import type { ClientSession } from "./sessions.js";
 import { CommandDecodeError, decodeCommand, methodOf, splitFrame } from "./protocol/codec.js";
 import { Frame } from "./protocol/frame.js";
-import type { Transport } from "./transport.js";
+import type { AskKind, RequestOf, ResultOf } from "./proxy/calls.js";
+import type { Endpoint } from "./proxy/endpoint.js";
+import { ProxyDisconnect, type Proxy } from "./proxy/proxy.js";
+import { NO_REQUEST, type ConnectionRequest, type Transport } from "./transport.js";
 import { VERSION } from "./version.js";
 
 /** Commands queued on one connection before it is closed as abusive. */
@@ -50,6 +54,11 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   private lastSeen: number;
   private expiresAt = 0;
   private readonly connectTimer: Timer;
+  /** Opaque bytes the connect webhook asked the hub to keep and send back on each call. */
+  private meta: Buffer = Buffer.alloc(0);
+  /** Who extends the connection: the client with a new token, or the app (refresh webhook). */
+  private authenticatedBy: "token" | "proxy" | "none" = "none";
+  private refreshing = false;
 
   constructor(
     readonly node: HubNode,
@@ -57,8 +66,10 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     readonly verifier: TokenVerifier,
     /** Called once when the session closes (the edge counts connections with it). */
     private readonly onClose?: () => void,
+    /** What the request that opened the connection carried, for webhooks. */
+    private readonly request: ConnectionRequest = NO_REQUEST,
   ) {
-    this.subscriptions = new SessionSubscriptions(this, node, verifier);
+    this.subscriptions = new SessionSubscriptions(this, node);
     // A connection that never connects must not hold resources forever.
     this.lastSeen = node.clock.now();
     this.connectTimer = node.clock.setTimeout(
@@ -77,6 +88,37 @@ export class Session implements Subscriber, ClientSession, CommandContext {
 
   get channels(): string[] {
     return this.subscriptions.channels;
+  }
+
+  get proxy(): Proxy {
+    return this.node.proxy;
+  }
+
+  /** Who is asking, in every webhook request for this connection. */
+  proxyContext(): ProxyContext {
+    const r = this.request;
+    return {
+      client: this.id,
+      user: this.user,
+      transport: this.transport.name === "longpoll" ? "poll" : this.transport.name,
+      protocol: "json",
+      node: this.node.id,
+      remoteAddr: r.remoteAddr,
+      origin: r.origin,
+      headers: { ...r.headers },
+      cookies: { ...r.cookies },
+      meta: this.meta,
+    };
+  }
+
+  /** Asks the app; an answer that says `disconnect` closes this connection. */
+  async ask<K extends AskKind>(kind: K, ep: Endpoint, request: RequestOf<K>): Promise<ResultOf<K>> {
+    try {
+      return await this.node.proxy.ask(kind, ep, request);
+    } catch (err) {
+      if (err instanceof ProxyDisconnect) this.close(err.disconnect);
+      throw err;
+    }
   }
 
   setExpiry(expiresAtMs: number): void {
@@ -158,11 +200,15 @@ export class Session implements Subscriber, ClientSession, CommandContext {
         case "refresh":
           result = { refresh: await commands.refresh(this, cmd.refresh!.token) };
           break;
+        case "subRefresh":
+          result = { subRefresh: await this.subscriptions.refresh(cmd.subRefresh!.channel, cmd.subRefresh!.token) };
+          break;
         case "ping":
           result = { ping: {} };
           break;
         case "rpc":
-          throw errMethodNotFound("rpc needs an RPC proxy, and none is configured");
+          result = { rpc: await commands.rpc(this, cmd.rpc!.method, cmd.rpc!.data) };
+          break;
       }
       if (this.closed) return;
       const reply = new Frame({ id: cmd.id, error: undefined, ...result });
@@ -173,6 +219,8 @@ export class Session implements Subscriber, ClientSession, CommandContext {
       after?.();
     } catch (err) {
       if (subscribed !== undefined) await this.subscriptions.drop(subscribed);
+      // The app closed the connection (ask() did): there is nobody to answer.
+      if (err instanceof ProxyDisconnect) return;
       const e = toHubError(err);
       if (e.code === ErrorCode.ERROR_CODE_INTERNAL) this.node.log.error({ err, client: this.id }, "command failed");
       this.write(new Frame({ id: cmd.id, error: e.toWire() }));
@@ -180,19 +228,46 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     }
   }
 
-  /** Authenticates the connection (WebSocket connect command, SSE and long-poll query). */
-  async connect(cmd: Pick<ConnectCommand, "token">): Promise<ConnectResult> {
+  /**
+   * Authenticates the connection (WebSocket connect command, SSE and long-poll query): by its
+   * token, else by the connect webhook when there is one, else as anonymous when allowed.
+   * Channels the webhook subscribes the client to are held until the caller has written the
+   * reply (it must write it as soon as this resolves).
+   */
+  async connect(cmd: Partial<ConnectCommand>): Promise<ConnectResult> {
     if (this.state !== "new") throw errBadRequest("already connected");
     const cfg = this.node.config;
     let ttl = 0;
+    let data: Buffer = Buffer.alloc(0);
+    let serverSubs: Record<string, SubscribeOptions> = {};
+    const ep = this.node.proxy.endpoint("connect");
     if (cmd.token) {
       const claims = await this.verifier.verifyConnect(cmd.token);
       this.user = claims.user;
       this.info = { ...this.info, user: claims.user, connInfo: claims.connInfo };
+      this.authenticatedBy = "token";
       if (claims.expiresAt) {
         this.expiresAt = claims.expiresAt * 1000;
         ttl = commands.secondsLeft(claims.expiresAt);
       }
+    } else if (ep) {
+      const r = await this.ask("connect", ep, {
+        context: this.proxyContext(),
+        data: cmd.data ?? Buffer.alloc(0),
+        name: cmd.name ?? "",
+        version: cmd.version ?? "",
+      });
+      this.user = r.user;
+      this.info = { ...this.info, user: r.user, connInfo: r.info };
+      this.meta = r.meta;
+      this.authenticatedBy = "proxy";
+      const expireAt = Number(r.expireAt);
+      if (expireAt) {
+        this.expiresAt = expireAt * 1000;
+        ttl = commands.secondsLeft(expireAt);
+      }
+      data = r.data;
+      serverSubs = r.subscriptions;
     } else if (!cfg.allowAnonymous) {
       throw errUnauthorized("token required");
     }
@@ -200,7 +275,27 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     this.node.clock.clear(this.connectTimer);
     this.state = "connected";
     this.node.register(this);
-    return { client: this.id, version: VERSION, ping: cfg.pingIntervalSeconds, ttl, data: Buffer.alloc(0), node: this.node.id };
+    const subs = await this.subscribeForServer(serverSubs);
+    return { client: this.id, version: VERSION, ping: cfg.pingIntervalSeconds, ttl, data, node: this.node.id, subs };
+  }
+
+  /**
+   * The connect webhook's server-side subscriptions. One that fails (an unknown namespace) is
+   * logged and left out rather than failing a connect the app allowed.
+   */
+  private async subscribeForServer(wanted: Record<string, SubscribeOptions>): Promise<Record<string, SubscribeResult>> {
+    const subs: Record<string, SubscribeResult> = {};
+    for (const [channel, options] of Object.entries(wanted)) {
+      try {
+        subs[channel] = await this.subscriptions.subscribe({ channel, token: "", recover: false, epoch: "", offset: "0" }, options);
+      } catch (err) {
+        this.node.log.warn({ err, channel, client: this.id }, "connect webhook: server-side subscription failed");
+      }
+    }
+    const channels = Object.keys(subs);
+    // After the reply: the caller writes it as soon as connect() resolves, before this runs.
+    if (channels.length > 0) setImmediate(() => channels.forEach((c) => this.subscriptions.flush(c)));
+    return subs;
   }
 
   /** Receive-only transports (SSE, long-poll) subscribe on the client's behalf (see SessionSubscriptions). */
@@ -223,10 +318,17 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     this.transport.write(frame);
   }
 
-  /** Periodic check from the node: ping, pong timeout, token expiry. */
+  /** Periodic check from the node: ping, pong timeout, expiry and refresh of the connection and its subscriptions. */
   tick(now: number): void {
     if (this.state !== "connected") return;
-    if (this.expiresAt && now > this.expiresAt) return this.close(disconnectExpired);
+    const lead = this.node.config.pingIntervalSeconds * 1000;
+    if (this.expiresAt && !this.refreshing) {
+      const ep = this.authenticatedBy === "proxy" ? this.node.proxy.endpoint("refresh") : null;
+      // Asked one tick ahead, so the answer lands before the expiry it extends.
+      if (ep && this.expiresAt - now <= lead) void this.refreshByProxy(ep);
+      else if (now > this.expiresAt) return this.close(disconnectExpired);
+    }
+    this.subscriptions.tick(now, lead);
     if (this.transport.bidirectional && now - this.lastSeen > this.node.config.pingIntervalSeconds * 2000)
       return this.close(disconnectNoPong);
     this.write(PING_FRAME);
@@ -242,14 +344,34 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   }
 
   serverUnsubscribe(channel: string): void {
-    if (!this.subscriptions.has(channel)) return;
-    this.subscriptions.unsubscribe(channel).then(
-      () =>
-        this.write(
-          new Frame({ id: 0, error: undefined, push: { channel, unsubscribe: { code: UnsubscribeCode.UNSUBSCRIBE_CODE_SERVER, reason: "unsubscribed by the server" } } }),
-        ),
-      (err: unknown) => this.node.log.warn({ err, channel }, "server unsubscribe failed"),
-    );
+    this.subscriptions.end(channel, UnsubscribeCode.UNSUBSCRIBE_CODE_SERVER, "unsubscribed by the server");
+  }
+
+  /** The refresh webhook extends (or ends) a connection the connect webhook let in. */
+  private async refreshByProxy(ep: Endpoint): Promise<void> {
+    this.refreshing = true;
+    try {
+      const r = await this.ask("refresh", ep, { context: this.proxyContext() });
+      if (r.expired) return this.close(disconnectExpired);
+      this.expiresAt = Number(r.expireAt) * 1000;
+      if (r.info.length > 0) this.info = { ...this.info, connInfo: r.info };
+    } catch (err) {
+      // A temporary failure is tried again next tick, until the connection expires.
+      if (!(err instanceof ProxyDisconnect) && !(err instanceof HubError && err.temporary))
+        this.node.log.warn({ err, client: this.id }, "connection refresh failed");
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  /** Tells the app (disconnect webhook) that this connection closed, in the background. */
+  private notifyDisconnect(d: Disconnect): void {
+    try {
+      const ep = this.node.proxy.endpoint("disconnect");
+      if (ep) this.node.proxy.notify("disconnect", ep, { context: this.proxyContext(), code: d.code, reason: d.reason, channels: this.channels, time: String(Date.now()) });
+    } catch (err) {
+      this.node.log.error({ err, client: this.id }, "queueing the disconnect notification failed");
+    }
   }
 
   /** Closes once: releases everything, then tells the client why (when the transport can). */
@@ -260,7 +382,10 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     this.node.clock.clear(this.connectTimer);
     // Bookkeeping first: a transport that throws on close must not leave the session in the
     // hub or its presence behind, and callers looping over sessions (shutdown) must go on.
-    if (wasConnected) this.node.unregister(this);
+    if (wasConnected) {
+      this.node.unregister(this);
+      this.notifyDisconnect(d);
+    }
     void this.subscriptions.releaseAll();
     try {
       this.onClose?.();

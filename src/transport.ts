@@ -17,3 +17,20 @@ export interface Transport {
   queuedBytes(): number;
   close(d: Disconnect): void;
 }
+
+/**
+ * What the request that opened a connection carried, as far as webhooks may see it: set by
+ * the edge from the real HTTP request (never from anything inside the protocol), and only
+ * the headers and cookies the config forwards (proxyHeaders, proxyCookies).
+ */
+export interface ConnectionRequest {
+  readonly remoteAddr: string;
+  /** The Origin header; "" when there was none (not a browser). */
+  readonly origin: string;
+  /** Forwarded headers by lower-case name. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Forwarded cookies by name. */
+  readonly cookies: Readonly<Record<string, string>>;
+}
+
+export const NO_REQUEST: ConnectionRequest = { remoteAddr: "", origin: "", headers: {}, cookies: {} };

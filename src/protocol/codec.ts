@@ -8,7 +8,7 @@ import { errBadRequest, errMethodNotFound, HubError } from "../errors.js";
  */
 const EMBEDDED = new Set(["data", "connInfo", "chanInfo"]);
 const B64 = (k: string) => "b64" + k;
-const FROM_B64 = new Map([...EMBEDDED].map((k) => [B64(k), k]));
+const fromB64 = (keys: ReadonlySet<string>, key: string) => (key.startsWith("b64") && keys.has(key.slice(3)) ? key.slice(3) : undefined);
 
 /** A command that failed to decode, with the id it carried when one could be read. */
 export class CommandDecodeError extends HubError {
@@ -71,11 +71,11 @@ export function checkPublicationData(data: Uint8Array): void {
  * nested too deep to encode again (stored before publish refused it) goes as b64 too, so a
  * reply or push that carries it can always be encoded.
  */
-function embedOut(obj: Record<string, unknown>): void {
+function embedOut(obj: Record<string, unknown>, keys: ReadonlySet<string> = EMBEDDED): void {
   for (const key in obj) {
     const v = obj[key];
     if (key === "tags" || v === null || v === undefined) continue;
-    if (EMBEDDED.has(key) && typeof v === "string") {
+    if (keys.has(key) && typeof v === "string") {
       const bytes = Buffer.from(v, "base64");
       try {
         if (nestsDeeperThan(bytes)) throw new RangeError("too deep");
@@ -86,18 +86,19 @@ function embedOut(obj: Record<string, unknown>): void {
       }
     } else if (typeof v === "object") {
       if (Array.isArray(v)) {
-        for (const item of v as unknown[]) if (typeof item === "object" && item) embedOut(item as Record<string, unknown>);
-      } else embedOut(v as Record<string, unknown>);
+        for (const item of v as unknown[]) if (typeof item === "object" && item) embedOut(item as Record<string, unknown>, keys);
+      } else embedOut(v as Record<string, unknown>, keys);
     }
   }
 }
 
 /** Embedded JSON -> base64 for fromJSON; `b64data` -> `data`. */
-function embedIn(obj: Record<string, unknown>): void {
+function embedIn(obj: Record<string, unknown>, keys: ReadonlySet<string> = EMBEDDED): void {
   for (const key in obj) {
     const v = obj[key];
     if (key === "tags" || v === null || v === undefined) continue;
-    if (EMBEDDED.has(key)) {
+    const plain = fromB64(keys, key);
+    if (keys.has(key)) {
       let text: string;
       try {
         text = JSON.stringify(v);
@@ -106,14 +107,14 @@ function embedIn(obj: Record<string, unknown>): void {
         throw err;
       }
       obj[key] = Buffer.from(text, "utf8").toString("base64");
-    } else if (FROM_B64.has(key)) {
+    } else if (plain !== undefined) {
       if (typeof v !== "string") throw errBadRequest(`${key} must be a base64 string`);
-      obj[FROM_B64.get(key)!] = v;
+      obj[plain] = v;
       delete obj[key];
     } else if (typeof v === "object") {
       if (Array.isArray(v)) {
-        for (const item of v as unknown[]) if (typeof item === "object" && item) embedIn(item as Record<string, unknown>);
-      } else embedIn(v as Record<string, unknown>);
+        for (const item of v as unknown[]) if (typeof item === "object" && item) embedIn(item as Record<string, unknown>, keys);
+      } else embedIn(v as Record<string, unknown>, keys);
     }
   }
 }
@@ -129,6 +130,7 @@ const METHODS = [
   "rpc",
   "refresh",
   "ping",
+  "subRefresh",
 ] as const;
 export type Method = (typeof METHODS)[number];
 

@@ -21,8 +21,9 @@ export class TestWsClient {
     ws.on("error", () => undefined);
   }
 
-  static async open(url: string): Promise<TestWsClient> {
-    const ws = new WebSocket(url);
+  /** `options`: headers of the upgrade request (Cookie, Origin...), as a browser would send them. */
+  static async open(url: string, options?: WebSocket.ClientOptions): Promise<TestWsClient> {
+    const ws = new WebSocket(url, options);
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", reject);

@@ -290,7 +290,20 @@ describe("config", () => {
       expect(defaultConfig().nodeId).not.toBe(a.nodeId);
       expect(a).toMatchObject({ maxConnections: 0, apiKey: "", logLevel: "info", kafkaCreateTopics: true, broker: "memory", namespaces: [] });
       expect(a.channelDefaults).toEqual(defaultNamespace());
-      expect(defaultNamespace("chat")).toEqual({ name: "chat", historySize: 0, historyTtlSeconds: 300, presence: false, joinLeave: false, allowPublish: false, private: false });
+      expect(defaultNamespace("chat")).toEqual({
+        name: "chat",
+        historySize: 0,
+        historyTtlSeconds: 300,
+        presence: false,
+        joinLeave: false,
+        allowPublish: false,
+        private: false,
+        subscribeProxy: "",
+        subRefreshProxy: "",
+        publishProxy: "",
+        rpcProxy: "",
+        unsubscribeProxy: "",
+      });
       expect(settingDocs().find((d) => d.key === "nodeId")?.default).toBe("random");
       expect(settingDocs().find((d) => d.key === "apiKey")?.default).toBe("none");
       expect(settingDocs().find((d) => d.key === "maxConnections")?.default).toBe("0 (no cap)");

@@ -25,6 +25,7 @@ export interface Command {
   rpc?: RpcCommand | undefined;
   refresh?: RefreshCommand | undefined;
   ping?: PingCommand | undefined;
+  subRefresh?: SubRefreshCommand | undefined;
 }
 
 /**
@@ -45,6 +46,7 @@ export interface Reply {
   rpc?: RpcResult | undefined;
   refresh?: RefreshResult | undefined;
   ping?: PingResult | undefined;
+  subRefresh?: SubRefreshResult | undefined;
 }
 
 /** Something that happened, sent without being asked. */
@@ -87,12 +89,25 @@ export interface ConnectResult {
   version: string;
   /** Seconds between server pings; the client should answer each with a ping command. */
   ping: number;
-  /** Seconds until the connection token expires; 0 when it does not. */
+  /**
+   * Seconds until the connection expires (its token's or the connect proxy's expire_at);
+   * 0 when it does not. Send a refresh command before then.
+   */
   ttl: number;
   /** Set by the connect proxy. */
   data: Buffer;
   /** Id of the node the client is connected to. */
   node: string;
+  /**
+   * Channels the server subscribed the client to (connect proxy), by channel: their
+   * publications arrive as pushes like those of the client's own subscriptions.
+   */
+  subs: { [key: string]: SubscribeResult };
+}
+
+export interface ConnectResult_SubsEntry {
+  key: string;
+  value: SubscribeResult | undefined;
 }
 
 export interface SubscribeCommand {
@@ -117,6 +132,11 @@ export interface SubscribeResult {
   publications: Publication[];
   /** True when the client asked to recover. */
   wasRecovering: boolean;
+  /**
+   * Seconds until the subscription expires (its token's or the subscribe proxy's
+   * expire_at); 0 when it does not. Send a sub_refresh command before then.
+   */
+  ttl: number;
 }
 
 export interface UnsubscribeCommand {
@@ -189,6 +209,17 @@ export interface RefreshResult {
   ttl: number;
 }
 
+/** A new subscription token for a channel whose subscription is about to expire. */
+export interface SubRefreshCommand {
+  channel: string;
+  token: string;
+}
+
+export interface SubRefreshResult {
+  /** Seconds until the subscription expires now; 0 when it does not. */
+  ttl: number;
+}
+
 export interface PingCommand {
 }
 
@@ -208,6 +239,7 @@ function createBaseCommand(): Command {
     rpc: undefined,
     refresh: undefined,
     ping: undefined,
+    subRefresh: undefined,
   };
 }
 
@@ -245,6 +277,9 @@ export const Command: MessageFns<Command> = {
     }
     if (message.ping !== undefined) {
       PingCommand.encode(message.ping, writer.uint32(90).fork()).join();
+    }
+    if (message.subRefresh !== undefined) {
+      SubRefreshCommand.encode(message.subRefresh, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -350,6 +385,14 @@ export const Command: MessageFns<Command> = {
             message.ping = PingCommand.decode(reader, reader.uint32());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.subRefresh = SubRefreshCommand.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -379,6 +422,11 @@ export const Command: MessageFns<Command> = {
       rpc: isSet(object.rpc) ? RpcCommand.fromJSON(object.rpc) : undefined,
       refresh: isSet(object.refresh) ? RefreshCommand.fromJSON(object.refresh) : undefined,
       ping: isSet(object.ping) ? PingCommand.fromJSON(object.ping) : undefined,
+      subRefresh: isSet(object.subRefresh)
+        ? SubRefreshCommand.fromJSON(object.subRefresh)
+        : isSet(object.sub_refresh)
+        ? SubRefreshCommand.fromJSON(object.sub_refresh)
+        : undefined,
     };
   },
 
@@ -417,6 +465,9 @@ export const Command: MessageFns<Command> = {
     if (message.ping !== undefined) {
       obj.ping = PingCommand.toJSON(message.ping);
     }
+    if (message.subRefresh !== undefined) {
+      obj.subRefresh = SubRefreshCommand.toJSON(message.subRefresh);
+    }
     return obj;
   },
 
@@ -454,6 +505,9 @@ export const Command: MessageFns<Command> = {
     message.ping = (object.ping !== undefined && object.ping !== null)
       ? PingCommand.fromPartial(object.ping)
       : undefined;
+    message.subRefresh = (object.subRefresh !== undefined && object.subRefresh !== null)
+      ? SubRefreshCommand.fromPartial(object.subRefresh)
+      : undefined;
     return message;
   },
 };
@@ -473,6 +527,7 @@ function createBaseReply(): Reply {
     rpc: undefined,
     refresh: undefined,
     ping: undefined,
+    subRefresh: undefined,
   };
 }
 
@@ -516,6 +571,9 @@ export const Reply: MessageFns<Reply> = {
     }
     if (message.ping !== undefined) {
       PingResult.encode(message.ping, writer.uint32(106).fork()).join();
+    }
+    if (message.subRefresh !== undefined) {
+      SubRefreshResult.encode(message.subRefresh, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -637,6 +695,14 @@ export const Reply: MessageFns<Reply> = {
             message.ping = PingResult.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.subRefresh = SubRefreshResult.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -668,6 +734,11 @@ export const Reply: MessageFns<Reply> = {
       rpc: isSet(object.rpc) ? RpcResult.fromJSON(object.rpc) : undefined,
       refresh: isSet(object.refresh) ? RefreshResult.fromJSON(object.refresh) : undefined,
       ping: isSet(object.ping) ? PingResult.fromJSON(object.ping) : undefined,
+      subRefresh: isSet(object.subRefresh)
+        ? SubRefreshResult.fromJSON(object.subRefresh)
+        : isSet(object.sub_refresh)
+        ? SubRefreshResult.fromJSON(object.sub_refresh)
+        : undefined,
     };
   },
 
@@ -712,6 +783,9 @@ export const Reply: MessageFns<Reply> = {
     if (message.ping !== undefined) {
       obj.ping = PingResult.toJSON(message.ping);
     }
+    if (message.subRefresh !== undefined) {
+      obj.subRefresh = SubRefreshResult.toJSON(message.subRefresh);
+    }
     return obj;
   },
 
@@ -750,6 +824,9 @@ export const Reply: MessageFns<Reply> = {
       : undefined;
     message.ping = (object.ping !== undefined && object.ping !== null)
       ? PingResult.fromPartial(object.ping)
+      : undefined;
+    message.subRefresh = (object.subRefresh !== undefined && object.subRefresh !== null)
+      ? SubRefreshResult.fromPartial(object.subRefresh)
       : undefined;
     return message;
   },
@@ -1219,7 +1296,7 @@ export const ConnectCommand: MessageFns<ConnectCommand> = {
 };
 
 function createBaseConnectResult(): ConnectResult {
-  return { client: "", version: "", ping: 0, ttl: 0, data: Buffer.alloc(0), node: "" };
+  return { client: "", version: "", ping: 0, ttl: 0, data: Buffer.alloc(0), node: "", subs: {} };
 }
 
 export const ConnectResult: MessageFns<ConnectResult> = {
@@ -1242,6 +1319,9 @@ export const ConnectResult: MessageFns<ConnectResult> = {
     if (message.node !== "") {
       writer.uint32(50).string(message.node);
     }
+    globalThis.Object.entries(message.subs).forEach(([key, value]: [string, SubscribeResult]) => {
+      ConnectResult_SubsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
     return writer;
   },
 
@@ -1306,6 +1386,17 @@ export const ConnectResult: MessageFns<ConnectResult> = {
             message.node = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = ConnectResult_SubsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.subs[entry7.key] = entry7.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1326,6 +1417,20 @@ export const ConnectResult: MessageFns<ConnectResult> = {
       ttl: isSet(object.ttl) ? globalThis.Number(object.ttl) : 0,
       data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
       node: isSet(object.node) ? globalThis.String(object.node) : "",
+      subs: isObject(object.subs)
+        ? (globalThis.Object.entries(object.subs) as [string, any][]).reduce(
+          (acc: { [key: string]: SubscribeResult }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: SubscribeResult.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1349,6 +1454,15 @@ export const ConnectResult: MessageFns<ConnectResult> = {
     if (message.node !== "") {
       obj.node = message.node;
     }
+    if (message.subs) {
+      const entries = globalThis.Object.entries(message.subs) as [string, SubscribeResult][];
+      if (entries.length > 0) {
+        obj.subs = {};
+        entries.forEach(([k, v]) => {
+          obj.subs[k] = SubscribeResult.toJSON(v);
+        });
+      }
+    }
     return obj;
   },
 
@@ -1363,6 +1477,102 @@ export const ConnectResult: MessageFns<ConnectResult> = {
     message.ttl = object.ttl ?? 0;
     message.data = object.data ?? Buffer.alloc(0);
     message.node = object.node ?? "";
+    message.subs = (globalThis.Object.entries(object.subs ?? {}) as [string, SubscribeResult][]).reduce(
+      (acc: { [key: string]: SubscribeResult }, [key, value]: [string, SubscribeResult]) => {
+        if (value !== undefined) {
+          acc[key] = SubscribeResult.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseConnectResult_SubsEntry(): ConnectResult_SubsEntry {
+  return { key: "", value: undefined };
+}
+
+export const ConnectResult_SubsEntry: MessageFns<ConnectResult_SubsEntry> = {
+  encode(message: ConnectResult_SubsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      SubscribeResult.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectResult_SubsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectResult_SubsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = SubscribeResult.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConnectResult_SubsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? SubscribeResult.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: ConnectResult_SubsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = SubscribeResult.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConnectResult_SubsEntry>, I>>(base?: I): ConnectResult_SubsEntry {
+    return ConnectResult_SubsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConnectResult_SubsEntry>, I>>(object: I): ConnectResult_SubsEntry {
+    const message = createBaseConnectResult_SubsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? SubscribeResult.fromPartial(object.value)
+      : undefined;
     return message;
   },
 };
@@ -1501,7 +1711,15 @@ export const SubscribeCommand: MessageFns<SubscribeCommand> = {
 };
 
 function createBaseSubscribeResult(): SubscribeResult {
-  return { recoverable: false, epoch: "", offset: "0", recovered: false, publications: [], wasRecovering: false };
+  return {
+    recoverable: false,
+    epoch: "",
+    offset: "0",
+    recovered: false,
+    publications: [],
+    wasRecovering: false,
+    ttl: 0,
+  };
 }
 
 export const SubscribeResult: MessageFns<SubscribeResult> = {
@@ -1523,6 +1741,9 @@ export const SubscribeResult: MessageFns<SubscribeResult> = {
     }
     if (message.wasRecovering !== false) {
       writer.uint32(48).bool(message.wasRecovering);
+    }
+    if (message.ttl !== 0) {
+      writer.uint32(56).uint32(message.ttl);
     }
     return writer;
   },
@@ -1588,6 +1809,14 @@ export const SubscribeResult: MessageFns<SubscribeResult> = {
             message.wasRecovering = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.ttl = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1614,6 +1843,7 @@ export const SubscribeResult: MessageFns<SubscribeResult> = {
         : isSet(object.was_recovering)
         ? globalThis.Boolean(object.was_recovering)
         : false,
+      ttl: isSet(object.ttl) ? globalThis.Number(object.ttl) : 0,
     };
   },
 
@@ -1637,6 +1867,9 @@ export const SubscribeResult: MessageFns<SubscribeResult> = {
     if (message.wasRecovering !== false) {
       obj.wasRecovering = message.wasRecovering;
     }
+    if (message.ttl !== 0) {
+      obj.ttl = Math.round(message.ttl);
+    }
     return obj;
   },
 
@@ -1651,6 +1884,7 @@ export const SubscribeResult: MessageFns<SubscribeResult> = {
     message.recovered = object.recovered ?? false;
     message.publications = object.publications?.map((e) => Publication.fromPartial(e)) || [];
     message.wasRecovering = object.wasRecovering ?? false;
+    message.ttl = object.ttl ?? 0;
     return message;
   },
 };
@@ -2860,6 +3094,158 @@ export const RefreshResult: MessageFns<RefreshResult> = {
   },
   fromPartial<I extends Exact<DeepPartial<RefreshResult>, I>>(object: I): RefreshResult {
     const message = createBaseRefreshResult();
+    message.ttl = object.ttl ?? 0;
+    return message;
+  },
+};
+
+function createBaseSubRefreshCommand(): SubRefreshCommand {
+  return { channel: "", token: "" };
+}
+
+export const SubRefreshCommand: MessageFns<SubRefreshCommand> = {
+  encode(message: SubRefreshCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    if (message.token !== "") {
+      writer.uint32(18).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubRefreshCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubRefreshCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubRefreshCommand {
+    return {
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+    };
+  },
+
+  toJSON(message: SubRefreshCommand): unknown {
+    const obj: any = {};
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubRefreshCommand>, I>>(base?: I): SubRefreshCommand {
+    return SubRefreshCommand.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubRefreshCommand>, I>>(object: I): SubRefreshCommand {
+    const message = createBaseSubRefreshCommand();
+    message.channel = object.channel ?? "";
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseSubRefreshResult(): SubRefreshResult {
+  return { ttl: 0 };
+}
+
+export const SubRefreshResult: MessageFns<SubRefreshResult> = {
+  encode(message: SubRefreshResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ttl !== 0) {
+      writer.uint32(8).uint32(message.ttl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubRefreshResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubRefreshResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ttl = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubRefreshResult {
+    return { ttl: isSet(object.ttl) ? globalThis.Number(object.ttl) : 0 };
+  },
+
+  toJSON(message: SubRefreshResult): unknown {
+    const obj: any = {};
+    if (message.ttl !== 0) {
+      obj.ttl = Math.round(message.ttl);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubRefreshResult>, I>>(base?: I): SubRefreshResult {
+    return SubRefreshResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubRefreshResult>, I>>(object: I): SubRefreshResult {
+    const message = createBaseSubRefreshResult();
     message.ttl = object.ttl ?? 0;
     return message;
   },

@@ -18,100 +18,842 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { DisconnectPush } from "./client.js";
 import { Error } from "./types.js";
 
 export const protobufPackage = "realtime.v1";
 
 export const protobufFileName = "realtime/v1/proxy.proto";
 
-export interface ConnectProxyRequest {
+/**
+ * Who is asking: in every request. Only what the client's real transport carried is here,
+ * never anything a client can set inside the protocol.
+ */
+export interface ProxyContext {
+  /** The connection's id. */
   client: string;
+  /** The user; empty in ConnectProxy and for anonymous connections. */
+  user: string;
+  /** "websocket", "sse" or "poll". */
   transport: string;
+  /** "json" or "binary". */
+  protocol: string;
+  /** The id of the hub node that holds the connection. */
+  node: string;
+  /** The address the connection came from (behind a proxy: the proxy's). */
+  remoteAddr: string;
+  /** The Origin header of the request that opened the connection; empty when it had none. */
+  origin: string;
+  /** The request headers proxyHeaders names, by lower-case name. */
+  headers: { [key: string]: string };
+  /** The cookies proxyCookies names, by name. */
+  cookies: { [key: string]: string };
+  /** What ConnectProxy's result put in `meta`, sent back on every later call for the connection. */
+  meta: Buffer;
+}
+
+export interface ProxyContext_HeadersEntry {
+  key: string;
+  value: string;
+}
+
+export interface ProxyContext_CookiesEntry {
+  key: string;
+  value: string;
+}
+
+/**
+ * How one subscription behaves: the result of SubscribeProxy, and of each channel a
+ * ConnectProxy result subscribes the client to. Unset overrides keep the namespace's options.
+ */
+export interface SubscribeOptions {
+  /** JSON the client carries in this channel (ClientInfo.chan_info: presence, publications). */
+  info: Buffer;
+  /** Unix seconds when the subscription ends unless refreshed (SubRefreshProxy); 0: never. */
+  expireAt: string;
+  /** Track the client in the channel's presence. */
+  presence?:
+    | boolean
+    | undefined;
+  /** Send join and leave pushes to the channel. */
+  joinLeave?:
+    | boolean
+    | undefined;
+  /** false: no recovery for this subscription even if the channel keeps history. */
+  recovery?: boolean | undefined;
+}
+
+export interface ConnectProxyRequest {
+  context:
+    | ProxyContext
+    | undefined;
+  /** What the client sent in its connect command (ConnectCommand.data); empty for SSE and poll. */
   data: Buffer;
+  /** Client name and version, as the client says (informational: a client can set them). */
   name: string;
   version: string;
 }
 
-export interface ConnectProxyResponse {
-  error: Error | undefined;
+export interface ConnectProxyResult {
+  /** The user id; empty means anonymous. */
   user: string;
-  connInfo: Buffer;
+  /** Unix seconds when the connection expires unless refreshed (RefreshProxy); 0: never. */
+  expireAt: string;
+  /** JSON attached to the connection (ClientInfo.conn_info). */
+  info: Buffer;
+  /** Sent to the client in its connect reply (ConnectResult.data). */
   data: Buffer;
-  /** Seconds the connection stays valid; 0 means no expiry. */
-  ttl: number;
-  channels: string[];
+  /** Channels the client is subscribed to by the server, with their options. */
+  subscriptions: { [key: string]: SubscribeOptions };
+  /** Opaque bytes the hub keeps with the connection and sends back in every later request. */
+  meta: Buffer;
+}
+
+export interface ConnectProxyResult_SubscriptionsEntry {
+  key: string;
+  value: SubscribeOptions | undefined;
+}
+
+export interface ConnectProxyResponse {
+  result: ConnectProxyResult | undefined;
+  error: Error | undefined;
+  disconnect: DisconnectPush | undefined;
+}
+
+export interface RefreshProxyRequest {
+  context: ProxyContext | undefined;
+}
+
+/** The result of RefreshProxy and SubRefreshProxy. */
+export interface ProxyRefreshResult {
+  /** True: do not extend; the connection (or subscription) ends when it expires. */
+  expired: boolean;
+  /** The new expiry, Unix seconds; 0 with expired false: never expires. */
+  expireAt: string;
+  /** Replaces the connection's (or subscription's) info when set. */
+  info: Buffer;
+}
+
+export interface RefreshProxyResponse {
+  result: ProxyRefreshResult | undefined;
+  error: Error | undefined;
+  disconnect: DisconnectPush | undefined;
 }
 
 export interface SubscribeProxyRequest {
-  client: string;
-  user: string;
+  context: ProxyContext | undefined;
   channel: string;
+  /** The subscription token the client sent, if any (the hub did not verify it). */
   token: string;
 }
 
 export interface SubscribeProxyResponse {
+  result: SubscribeOptions | undefined;
   error: Error | undefined;
-  chanInfo: Buffer;
+  disconnect: DisconnectPush | undefined;
+}
+
+export interface SubRefreshProxyRequest {
+  context: ProxyContext | undefined;
+  channel: string;
+}
+
+export interface SubRefreshProxyResponse {
+  result: ProxyRefreshResult | undefined;
+  error: Error | undefined;
+  disconnect: DisconnectPush | undefined;
 }
 
 export interface PublishProxyRequest {
-  client: string;
-  user: string;
+  context: ProxyContext | undefined;
   channel: string;
   data: Buffer;
 }
 
-export interface PublishProxyResponse {
-  error:
-    | Error
-    | undefined;
-  /** Replaces the published data when set. */
+export interface PublishProxyResult {
+  /** Replaces the published data when not empty. */
   data: Buffer;
+  /** Deliver, but do not keep in history. */
+  skipHistory: boolean;
+  tags: { [key: string]: string };
+  /** As the server API's: a repeat within the idempotency window is not delivered again. */
+  idempotencyKey: string;
+}
+
+export interface PublishProxyResult_TagsEntry {
+  key: string;
+  value: string;
+}
+
+export interface PublishProxyResponse {
+  result: PublishProxyResult | undefined;
+  error: Error | undefined;
+  disconnect: DisconnectPush | undefined;
 }
 
 export interface RpcProxyRequest {
-  client: string;
-  user: string;
+  context: ProxyContext | undefined;
   method: string;
   data: Buffer;
 }
 
-export interface RpcProxyResponse {
-  error: Error | undefined;
+export interface RpcProxyResult {
   data: Buffer;
 }
 
-export interface RefreshProxyRequest {
-  client: string;
-  user: string;
+export interface RpcProxyResponse {
+  result: RpcProxyResult | undefined;
+  error: Error | undefined;
+  disconnect: DisconnectPush | undefined;
 }
 
-export interface RefreshProxyResponse {
-  error: Error | undefined;
-  expired: boolean;
-  ttl: number;
+export interface NotifyDisconnectRequest {
+  context:
+    | ProxyContext
+    | undefined;
+  /** Unique per event: a retried notification carries the same id. */
+  eventId: string;
+  /** The close code (DisconnectCode, or the app's own from a disconnect answer) and reason. */
+  code: number;
+  reason: string;
+  /** The channels the connection was subscribed to when it closed (no NotifyUnsubscribe follows for them). */
+  channels: string[];
+  /** When the connection closed, milliseconds since the Unix epoch. */
+  time: string;
 }
+
+export interface NotifyDisconnectResponse {
+}
+
+export interface NotifyUnsubscribeRequest {
+  context: ProxyContext | undefined;
+  eventId: string;
+  channel: string;
+  /** UnsubscribeCode: the client left, the server removed it, or the subscription expired. */
+  code: number;
+  reason: string;
+  time: string;
+}
+
+export interface NotifyUnsubscribeResponse {
+}
+
+function createBaseProxyContext(): ProxyContext {
+  return {
+    client: "",
+    user: "",
+    transport: "",
+    protocol: "",
+    node: "",
+    remoteAddr: "",
+    origin: "",
+    headers: {},
+    cookies: {},
+    meta: Buffer.alloc(0),
+  };
+}
+
+export const ProxyContext: MessageFns<ProxyContext> = {
+  encode(message: ProxyContext, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.client !== "") {
+      writer.uint32(10).string(message.client);
+    }
+    if (message.user !== "") {
+      writer.uint32(18).string(message.user);
+    }
+    if (message.transport !== "") {
+      writer.uint32(26).string(message.transport);
+    }
+    if (message.protocol !== "") {
+      writer.uint32(34).string(message.protocol);
+    }
+    if (message.node !== "") {
+      writer.uint32(42).string(message.node);
+    }
+    if (message.remoteAddr !== "") {
+      writer.uint32(50).string(message.remoteAddr);
+    }
+    if (message.origin !== "") {
+      writer.uint32(58).string(message.origin);
+    }
+    globalThis.Object.entries(message.headers).forEach(([key, value]: [string, string]) => {
+      ProxyContext_HeadersEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
+    });
+    globalThis.Object.entries(message.cookies).forEach(([key, value]: [string, string]) => {
+      ProxyContext_CookiesEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    if (message.meta.length !== 0) {
+      writer.uint32(82).bytes(message.meta);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProxyContext {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProxyContext();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.client = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.transport = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.remoteAddr = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.origin = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const entry8 = ProxyContext_HeadersEntry.decode(reader, reader.uint32());
+            if (entry8.value !== undefined) {
+              message.headers[entry8.key] = entry8.value;
+            }
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = ProxyContext_CookiesEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.cookies[entry9.key] = entry9.value;
+            }
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.meta = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProxyContext {
+    return {
+      client: isSet(object.client) ? globalThis.String(object.client) : "",
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      transport: isSet(object.transport) ? globalThis.String(object.transport) : "",
+      protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : "",
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      remoteAddr: isSet(object.remoteAddr)
+        ? globalThis.String(object.remoteAddr)
+        : isSet(object.remote_addr)
+        ? globalThis.String(object.remote_addr)
+        : "",
+      origin: isSet(object.origin) ? globalThis.String(object.origin) : "",
+      headers: isObject(object.headers)
+        ? (globalThis.Object.entries(object.headers) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      cookies: isObject(object.cookies)
+        ? (globalThis.Object.entries(object.cookies) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      meta: isSet(object.meta) ? Buffer.from(bytesFromBase64(object.meta)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ProxyContext): unknown {
+    const obj: any = {};
+    if (message.client !== "") {
+      obj.client = message.client;
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.transport !== "") {
+      obj.transport = message.transport;
+    }
+    if (message.protocol !== "") {
+      obj.protocol = message.protocol;
+    }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.remoteAddr !== "") {
+      obj.remoteAddr = message.remoteAddr;
+    }
+    if (message.origin !== "") {
+      obj.origin = message.origin;
+    }
+    if (message.headers) {
+      const entries = globalThis.Object.entries(message.headers) as [string, string][];
+      if (entries.length > 0) {
+        obj.headers = {};
+        entries.forEach(([k, v]) => {
+          obj.headers[k] = v;
+        });
+      }
+    }
+    if (message.cookies) {
+      const entries = globalThis.Object.entries(message.cookies) as [string, string][];
+      if (entries.length > 0) {
+        obj.cookies = {};
+        entries.forEach(([k, v]) => {
+          obj.cookies[k] = v;
+        });
+      }
+    }
+    if (message.meta.length !== 0) {
+      obj.meta = base64FromBytes(message.meta);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProxyContext>, I>>(base?: I): ProxyContext {
+    return ProxyContext.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProxyContext>, I>>(object: I): ProxyContext {
+    const message = createBaseProxyContext();
+    message.client = object.client ?? "";
+    message.user = object.user ?? "";
+    message.transport = object.transport ?? "";
+    message.protocol = object.protocol ?? "";
+    message.node = object.node ?? "";
+    message.remoteAddr = object.remoteAddr ?? "";
+    message.origin = object.origin ?? "";
+    message.headers = (globalThis.Object.entries(object.headers ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.cookies = (globalThis.Object.entries(object.cookies ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.meta = object.meta ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseProxyContext_HeadersEntry(): ProxyContext_HeadersEntry {
+  return { key: "", value: "" };
+}
+
+export const ProxyContext_HeadersEntry: MessageFns<ProxyContext_HeadersEntry> = {
+  encode(message: ProxyContext_HeadersEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProxyContext_HeadersEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProxyContext_HeadersEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProxyContext_HeadersEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ProxyContext_HeadersEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProxyContext_HeadersEntry>, I>>(base?: I): ProxyContext_HeadersEntry {
+    return ProxyContext_HeadersEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProxyContext_HeadersEntry>, I>>(object: I): ProxyContext_HeadersEntry {
+    const message = createBaseProxyContext_HeadersEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseProxyContext_CookiesEntry(): ProxyContext_CookiesEntry {
+  return { key: "", value: "" };
+}
+
+export const ProxyContext_CookiesEntry: MessageFns<ProxyContext_CookiesEntry> = {
+  encode(message: ProxyContext_CookiesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProxyContext_CookiesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProxyContext_CookiesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProxyContext_CookiesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ProxyContext_CookiesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProxyContext_CookiesEntry>, I>>(base?: I): ProxyContext_CookiesEntry {
+    return ProxyContext_CookiesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProxyContext_CookiesEntry>, I>>(object: I): ProxyContext_CookiesEntry {
+    const message = createBaseProxyContext_CookiesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseSubscribeOptions(): SubscribeOptions {
+  return { info: Buffer.alloc(0), expireAt: "0", presence: undefined, joinLeave: undefined, recovery: undefined };
+}
+
+export const SubscribeOptions: MessageFns<SubscribeOptions> = {
+  encode(message: SubscribeOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.info.length !== 0) {
+      writer.uint32(10).bytes(message.info);
+    }
+    if (message.expireAt !== "0") {
+      writer.uint32(16).int64(message.expireAt);
+    }
+    if (message.presence !== undefined) {
+      writer.uint32(24).bool(message.presence);
+    }
+    if (message.joinLeave !== undefined) {
+      writer.uint32(32).bool(message.joinLeave);
+    }
+    if (message.recovery !== undefined) {
+      writer.uint32(40).bool(message.recovery);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeOptions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeOptions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.info = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.expireAt = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.presence = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.joinLeave = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.recovery = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeOptions {
+    return {
+      info: isSet(object.info) ? Buffer.from(bytesFromBase64(object.info)) : Buffer.alloc(0),
+      expireAt: isSet(object.expireAt)
+        ? globalThis.String(object.expireAt)
+        : isSet(object.expire_at)
+        ? globalThis.String(object.expire_at)
+        : "0",
+      presence: isSet(object.presence) ? globalThis.Boolean(object.presence) : undefined,
+      joinLeave: isSet(object.joinLeave)
+        ? globalThis.Boolean(object.joinLeave)
+        : isSet(object.join_leave)
+        ? globalThis.Boolean(object.join_leave)
+        : undefined,
+      recovery: isSet(object.recovery) ? globalThis.Boolean(object.recovery) : undefined,
+    };
+  },
+
+  toJSON(message: SubscribeOptions): unknown {
+    const obj: any = {};
+    if (message.info.length !== 0) {
+      obj.info = base64FromBytes(message.info);
+    }
+    if (message.expireAt !== "0") {
+      obj.expireAt = message.expireAt;
+    }
+    if (message.presence !== undefined) {
+      obj.presence = message.presence;
+    }
+    if (message.joinLeave !== undefined) {
+      obj.joinLeave = message.joinLeave;
+    }
+    if (message.recovery !== undefined) {
+      obj.recovery = message.recovery;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubscribeOptions>, I>>(base?: I): SubscribeOptions {
+    return SubscribeOptions.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubscribeOptions>, I>>(object: I): SubscribeOptions {
+    const message = createBaseSubscribeOptions();
+    message.info = object.info ?? Buffer.alloc(0);
+    message.expireAt = object.expireAt ?? "0";
+    message.presence = object.presence ?? undefined;
+    message.joinLeave = object.joinLeave ?? undefined;
+    message.recovery = object.recovery ?? undefined;
+    return message;
+  },
+};
 
 function createBaseConnectProxyRequest(): ConnectProxyRequest {
-  return { client: "", transport: "", data: Buffer.alloc(0), name: "", version: "" };
+  return { context: undefined, data: Buffer.alloc(0), name: "", version: "" };
 }
 
 export const ConnectProxyRequest: MessageFns<ConnectProxyRequest> = {
   encode(message: ConnectProxyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.client !== "") {
-      writer.uint32(10).string(message.client);
-    }
-    if (message.transport !== "") {
-      writer.uint32(18).string(message.transport);
+    if (message.context !== undefined) {
+      ProxyContext.encode(message.context, writer.uint32(10).fork()).join();
     }
     if (message.data.length !== 0) {
-      writer.uint32(26).bytes(message.data);
+      writer.uint32(18).bytes(message.data);
     }
     if (message.name !== "") {
-      writer.uint32(34).string(message.name);
+      writer.uint32(26).string(message.name);
     }
     if (message.version !== "") {
-      writer.uint32(42).string(message.version);
+      writer.uint32(34).string(message.version);
     }
     return writer;
   },
@@ -134,7 +876,7 @@ export const ConnectProxyRequest: MessageFns<ConnectProxyRequest> = {
               break;
             }
 
-            message.client = reader.string();
+            message.context = ProxyContext.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -142,7 +884,7 @@ export const ConnectProxyRequest: MessageFns<ConnectProxyRequest> = {
               break;
             }
 
-            message.transport = reader.string();
+            message.data = Buffer.from(reader.bytes());
             continue;
           }
           case 3: {
@@ -150,19 +892,11 @@ export const ConnectProxyRequest: MessageFns<ConnectProxyRequest> = {
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.name = reader.string();
             continue;
           }
           case 4: {
             if (tag !== 34) {
-              break;
-            }
-
-            message.name = reader.string();
-            continue;
-          }
-          case 5: {
-            if (tag !== 42) {
               break;
             }
 
@@ -183,8 +917,7 @@ export const ConnectProxyRequest: MessageFns<ConnectProxyRequest> = {
 
   fromJSON(object: any): ConnectProxyRequest {
     return {
-      client: isSet(object.client) ? globalThis.String(object.client) : "",
-      transport: isSet(object.transport) ? globalThis.String(object.transport) : "",
+      context: isSet(object.context) ? ProxyContext.fromJSON(object.context) : undefined,
       data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       version: isSet(object.version) ? globalThis.String(object.version) : "",
@@ -193,11 +926,8 @@ export const ConnectProxyRequest: MessageFns<ConnectProxyRequest> = {
 
   toJSON(message: ConnectProxyRequest): unknown {
     const obj: any = {};
-    if (message.client !== "") {
-      obj.client = message.client;
-    }
-    if (message.transport !== "") {
-      obj.transport = message.transport;
+    if (message.context !== undefined) {
+      obj.context = ProxyContext.toJSON(message.context);
     }
     if (message.data.length !== 0) {
       obj.data = base64FromBytes(message.data);
@@ -216,8 +946,9 @@ export const ConnectProxyRequest: MessageFns<ConnectProxyRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<ConnectProxyRequest>, I>>(object: I): ConnectProxyRequest {
     const message = createBaseConnectProxyRequest();
-    message.client = object.client ?? "";
-    message.transport = object.transport ?? "";
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ProxyContext.fromPartial(object.context)
+      : undefined;
     message.data = object.data ?? Buffer.alloc(0);
     message.name = object.name ?? "";
     message.version = object.version ?? "";
@@ -225,29 +956,299 @@ export const ConnectProxyRequest: MessageFns<ConnectProxyRequest> = {
   },
 };
 
-function createBaseConnectProxyResponse(): ConnectProxyResponse {
-  return { error: undefined, user: "", connInfo: Buffer.alloc(0), data: Buffer.alloc(0), ttl: 0, channels: [] };
+function createBaseConnectProxyResult(): ConnectProxyResult {
+  return {
+    user: "",
+    expireAt: "0",
+    info: Buffer.alloc(0),
+    data: Buffer.alloc(0),
+    subscriptions: {},
+    meta: Buffer.alloc(0),
+  };
 }
 
-export const ConnectProxyResponse: MessageFns<ConnectProxyResponse> = {
-  encode(message: ConnectProxyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.error !== undefined) {
-      Error.encode(message.error, writer.uint32(10).fork()).join();
-    }
+export const ConnectProxyResult: MessageFns<ConnectProxyResult> = {
+  encode(message: ConnectProxyResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.user !== "") {
-      writer.uint32(18).string(message.user);
+      writer.uint32(10).string(message.user);
     }
-    if (message.connInfo.length !== 0) {
-      writer.uint32(26).bytes(message.connInfo);
+    if (message.expireAt !== "0") {
+      writer.uint32(16).int64(message.expireAt);
+    }
+    if (message.info.length !== 0) {
+      writer.uint32(26).bytes(message.info);
     }
     if (message.data.length !== 0) {
       writer.uint32(34).bytes(message.data);
     }
-    if (message.ttl !== 0) {
-      writer.uint32(40).uint32(message.ttl);
+    globalThis.Object.entries(message.subscriptions).forEach(([key, value]: [string, SubscribeOptions]) => {
+      ConnectProxyResult_SubscriptionsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    if (message.meta.length !== 0) {
+      writer.uint32(50).bytes(message.meta);
     }
-    for (const v of message.channels) {
-      writer.uint32(50).string(v!);
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectProxyResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectProxyResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.expireAt = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.info = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = ConnectProxyResult_SubscriptionsEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.subscriptions[entry5.key] = entry5.value;
+            }
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.meta = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConnectProxyResult {
+    return {
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      expireAt: isSet(object.expireAt)
+        ? globalThis.String(object.expireAt)
+        : isSet(object.expire_at)
+        ? globalThis.String(object.expire_at)
+        : "0",
+      info: isSet(object.info) ? Buffer.from(bytesFromBase64(object.info)) : Buffer.alloc(0),
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      subscriptions: isObject(object.subscriptions)
+        ? (globalThis.Object.entries(object.subscriptions) as [string, any][]).reduce(
+          (acc: { [key: string]: SubscribeOptions }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: SubscribeOptions.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      meta: isSet(object.meta) ? Buffer.from(bytesFromBase64(object.meta)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ConnectProxyResult): unknown {
+    const obj: any = {};
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.expireAt !== "0") {
+      obj.expireAt = message.expireAt;
+    }
+    if (message.info.length !== 0) {
+      obj.info = base64FromBytes(message.info);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.subscriptions) {
+      const entries = globalThis.Object.entries(message.subscriptions) as [string, SubscribeOptions][];
+      if (entries.length > 0) {
+        obj.subscriptions = {};
+        entries.forEach(([k, v]) => {
+          obj.subscriptions[k] = SubscribeOptions.toJSON(v);
+        });
+      }
+    }
+    if (message.meta.length !== 0) {
+      obj.meta = base64FromBytes(message.meta);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConnectProxyResult>, I>>(base?: I): ConnectProxyResult {
+    return ConnectProxyResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConnectProxyResult>, I>>(object: I): ConnectProxyResult {
+    const message = createBaseConnectProxyResult();
+    message.user = object.user ?? "";
+    message.expireAt = object.expireAt ?? "0";
+    message.info = object.info ?? Buffer.alloc(0);
+    message.data = object.data ?? Buffer.alloc(0);
+    message.subscriptions = (globalThis.Object.entries(object.subscriptions ?? {}) as [string, SubscribeOptions][])
+      .reduce((acc: { [key: string]: SubscribeOptions }, [key, value]: [string, SubscribeOptions]) => {
+        if (value !== undefined) {
+          acc[key] = SubscribeOptions.fromPartial(value);
+        }
+        return acc;
+      }, {});
+    message.meta = object.meta ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseConnectProxyResult_SubscriptionsEntry(): ConnectProxyResult_SubscriptionsEntry {
+  return { key: "", value: undefined };
+}
+
+export const ConnectProxyResult_SubscriptionsEntry: MessageFns<ConnectProxyResult_SubscriptionsEntry> = {
+  encode(message: ConnectProxyResult_SubscriptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      SubscribeOptions.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectProxyResult_SubscriptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectProxyResult_SubscriptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = SubscribeOptions.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConnectProxyResult_SubscriptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? SubscribeOptions.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: ConnectProxyResult_SubscriptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = SubscribeOptions.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConnectProxyResult_SubscriptionsEntry>, I>>(
+    base?: I,
+  ): ConnectProxyResult_SubscriptionsEntry {
+    return ConnectProxyResult_SubscriptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConnectProxyResult_SubscriptionsEntry>, I>>(
+    object: I,
+  ): ConnectProxyResult_SubscriptionsEntry {
+    const message = createBaseConnectProxyResult_SubscriptionsEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? SubscribeOptions.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConnectProxyResponse(): ConnectProxyResponse {
+  return { result: undefined, error: undefined, disconnect: undefined };
+}
+
+export const ConnectProxyResponse: MessageFns<ConnectProxyResponse> = {
+  encode(message: ConnectProxyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      ConnectProxyResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    if (message.disconnect !== undefined) {
+      DisconnectPush.encode(message.disconnect, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -270,7 +1271,7 @@ export const ConnectProxyResponse: MessageFns<ConnectProxyResponse> = {
               break;
             }
 
-            message.error = Error.decode(reader, reader.uint32());
+            message.result = ConnectProxyResult.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -278,7 +1279,7 @@ export const ConnectProxyResponse: MessageFns<ConnectProxyResponse> = {
               break;
             }
 
-            message.user = reader.string();
+            message.error = Error.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -286,31 +1287,7 @@ export const ConnectProxyResponse: MessageFns<ConnectProxyResponse> = {
               break;
             }
 
-            message.connInfo = Buffer.from(reader.bytes());
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.data = Buffer.from(reader.bytes());
-            continue;
-          }
-          case 5: {
-            if (tag !== 40) {
-              break;
-            }
-
-            message.ttl = reader.uint32();
-            continue;
-          }
-          case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.channels.push(reader.string());
+            message.disconnect = DisconnectPush.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -327,38 +1304,22 @@ export const ConnectProxyResponse: MessageFns<ConnectProxyResponse> = {
 
   fromJSON(object: any): ConnectProxyResponse {
     return {
+      result: isSet(object.result) ? ConnectProxyResult.fromJSON(object.result) : undefined,
       error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
-      user: isSet(object.user) ? globalThis.String(object.user) : "",
-      connInfo: isSet(object.connInfo)
-        ? Buffer.from(bytesFromBase64(object.connInfo))
-        : isSet(object.conn_info)
-        ? Buffer.from(bytesFromBase64(object.conn_info))
-        : Buffer.alloc(0),
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
-      ttl: isSet(object.ttl) ? globalThis.Number(object.ttl) : 0,
-      channels: globalThis.Array.isArray(object?.channels) ? object.channels.map((e: any) => globalThis.String(e)) : [],
+      disconnect: isSet(object.disconnect) ? DisconnectPush.fromJSON(object.disconnect) : undefined,
     };
   },
 
   toJSON(message: ConnectProxyResponse): unknown {
     const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = ConnectProxyResult.toJSON(message.result);
+    }
     if (message.error !== undefined) {
       obj.error = Error.toJSON(message.error);
     }
-    if (message.user !== "") {
-      obj.user = message.user;
-    }
-    if (message.connInfo.length !== 0) {
-      obj.connInfo = base64FromBytes(message.connInfo);
-    }
-    if (message.data.length !== 0) {
-      obj.data = base64FromBytes(message.data);
-    }
-    if (message.ttl !== 0) {
-      obj.ttl = Math.round(message.ttl);
-    }
-    if (message.channels?.length) {
-      obj.channels = message.channels;
+    if (message.disconnect !== undefined) {
+      obj.disconnect = DisconnectPush.toJSON(message.disconnect);
     }
     return obj;
   },
@@ -368,637 +1329,25 @@ export const ConnectProxyResponse: MessageFns<ConnectProxyResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<ConnectProxyResponse>, I>>(object: I): ConnectProxyResponse {
     const message = createBaseConnectProxyResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? ConnectProxyResult.fromPartial(object.result)
+      : undefined;
     message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
-    message.user = object.user ?? "";
-    message.connInfo = object.connInfo ?? Buffer.alloc(0);
-    message.data = object.data ?? Buffer.alloc(0);
-    message.ttl = object.ttl ?? 0;
-    message.channels = object.channels?.map((e) => e) || [];
-    return message;
-  },
-};
-
-function createBaseSubscribeProxyRequest(): SubscribeProxyRequest {
-  return { client: "", user: "", channel: "", token: "" };
-}
-
-export const SubscribeProxyRequest: MessageFns<SubscribeProxyRequest> = {
-  encode(message: SubscribeProxyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.client !== "") {
-      writer.uint32(10).string(message.client);
-    }
-    if (message.user !== "") {
-      writer.uint32(18).string(message.user);
-    }
-    if (message.channel !== "") {
-      writer.uint32(26).string(message.channel);
-    }
-    if (message.token !== "") {
-      writer.uint32(34).string(message.token);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeProxyRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseSubscribeProxyRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.client = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.user = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.channel = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.token = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): SubscribeProxyRequest {
-    return {
-      client: isSet(object.client) ? globalThis.String(object.client) : "",
-      user: isSet(object.user) ? globalThis.String(object.user) : "",
-      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
-      token: isSet(object.token) ? globalThis.String(object.token) : "",
-    };
-  },
-
-  toJSON(message: SubscribeProxyRequest): unknown {
-    const obj: any = {};
-    if (message.client !== "") {
-      obj.client = message.client;
-    }
-    if (message.user !== "") {
-      obj.user = message.user;
-    }
-    if (message.channel !== "") {
-      obj.channel = message.channel;
-    }
-    if (message.token !== "") {
-      obj.token = message.token;
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<SubscribeProxyRequest>, I>>(base?: I): SubscribeProxyRequest {
-    return SubscribeProxyRequest.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<SubscribeProxyRequest>, I>>(object: I): SubscribeProxyRequest {
-    const message = createBaseSubscribeProxyRequest();
-    message.client = object.client ?? "";
-    message.user = object.user ?? "";
-    message.channel = object.channel ?? "";
-    message.token = object.token ?? "";
-    return message;
-  },
-};
-
-function createBaseSubscribeProxyResponse(): SubscribeProxyResponse {
-  return { error: undefined, chanInfo: Buffer.alloc(0) };
-}
-
-export const SubscribeProxyResponse: MessageFns<SubscribeProxyResponse> = {
-  encode(message: SubscribeProxyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.error !== undefined) {
-      Error.encode(message.error, writer.uint32(10).fork()).join();
-    }
-    if (message.chanInfo.length !== 0) {
-      writer.uint32(18).bytes(message.chanInfo);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeProxyResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseSubscribeProxyResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.error = Error.decode(reader, reader.uint32());
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.chanInfo = Buffer.from(reader.bytes());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): SubscribeProxyResponse {
-    return {
-      error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
-      chanInfo: isSet(object.chanInfo)
-        ? Buffer.from(bytesFromBase64(object.chanInfo))
-        : isSet(object.chan_info)
-        ? Buffer.from(bytesFromBase64(object.chan_info))
-        : Buffer.alloc(0),
-    };
-  },
-
-  toJSON(message: SubscribeProxyResponse): unknown {
-    const obj: any = {};
-    if (message.error !== undefined) {
-      obj.error = Error.toJSON(message.error);
-    }
-    if (message.chanInfo.length !== 0) {
-      obj.chanInfo = base64FromBytes(message.chanInfo);
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<SubscribeProxyResponse>, I>>(base?: I): SubscribeProxyResponse {
-    return SubscribeProxyResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<SubscribeProxyResponse>, I>>(object: I): SubscribeProxyResponse {
-    const message = createBaseSubscribeProxyResponse();
-    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
-    message.chanInfo = object.chanInfo ?? Buffer.alloc(0);
-    return message;
-  },
-};
-
-function createBasePublishProxyRequest(): PublishProxyRequest {
-  return { client: "", user: "", channel: "", data: Buffer.alloc(0) };
-}
-
-export const PublishProxyRequest: MessageFns<PublishProxyRequest> = {
-  encode(message: PublishProxyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.client !== "") {
-      writer.uint32(10).string(message.client);
-    }
-    if (message.user !== "") {
-      writer.uint32(18).string(message.user);
-    }
-    if (message.channel !== "") {
-      writer.uint32(26).string(message.channel);
-    }
-    if (message.data.length !== 0) {
-      writer.uint32(34).bytes(message.data);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): PublishProxyRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePublishProxyRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.client = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.user = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.channel = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.data = Buffer.from(reader.bytes());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): PublishProxyRequest {
-    return {
-      client: isSet(object.client) ? globalThis.String(object.client) : "",
-      user: isSet(object.user) ? globalThis.String(object.user) : "",
-      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
-    };
-  },
-
-  toJSON(message: PublishProxyRequest): unknown {
-    const obj: any = {};
-    if (message.client !== "") {
-      obj.client = message.client;
-    }
-    if (message.user !== "") {
-      obj.user = message.user;
-    }
-    if (message.channel !== "") {
-      obj.channel = message.channel;
-    }
-    if (message.data.length !== 0) {
-      obj.data = base64FromBytes(message.data);
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<PublishProxyRequest>, I>>(base?: I): PublishProxyRequest {
-    return PublishProxyRequest.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<PublishProxyRequest>, I>>(object: I): PublishProxyRequest {
-    const message = createBasePublishProxyRequest();
-    message.client = object.client ?? "";
-    message.user = object.user ?? "";
-    message.channel = object.channel ?? "";
-    message.data = object.data ?? Buffer.alloc(0);
-    return message;
-  },
-};
-
-function createBasePublishProxyResponse(): PublishProxyResponse {
-  return { error: undefined, data: Buffer.alloc(0) };
-}
-
-export const PublishProxyResponse: MessageFns<PublishProxyResponse> = {
-  encode(message: PublishProxyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.error !== undefined) {
-      Error.encode(message.error, writer.uint32(10).fork()).join();
-    }
-    if (message.data.length !== 0) {
-      writer.uint32(18).bytes(message.data);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): PublishProxyResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePublishProxyResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.error = Error.decode(reader, reader.uint32());
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.data = Buffer.from(reader.bytes());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): PublishProxyResponse {
-    return {
-      error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
-    };
-  },
-
-  toJSON(message: PublishProxyResponse): unknown {
-    const obj: any = {};
-    if (message.error !== undefined) {
-      obj.error = Error.toJSON(message.error);
-    }
-    if (message.data.length !== 0) {
-      obj.data = base64FromBytes(message.data);
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<PublishProxyResponse>, I>>(base?: I): PublishProxyResponse {
-    return PublishProxyResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<PublishProxyResponse>, I>>(object: I): PublishProxyResponse {
-    const message = createBasePublishProxyResponse();
-    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
-    message.data = object.data ?? Buffer.alloc(0);
-    return message;
-  },
-};
-
-function createBaseRpcProxyRequest(): RpcProxyRequest {
-  return { client: "", user: "", method: "", data: Buffer.alloc(0) };
-}
-
-export const RpcProxyRequest: MessageFns<RpcProxyRequest> = {
-  encode(message: RpcProxyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.client !== "") {
-      writer.uint32(10).string(message.client);
-    }
-    if (message.user !== "") {
-      writer.uint32(18).string(message.user);
-    }
-    if (message.method !== "") {
-      writer.uint32(26).string(message.method);
-    }
-    if (message.data.length !== 0) {
-      writer.uint32(34).bytes(message.data);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): RpcProxyRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseRpcProxyRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.client = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.user = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.method = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.data = Buffer.from(reader.bytes());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): RpcProxyRequest {
-    return {
-      client: isSet(object.client) ? globalThis.String(object.client) : "",
-      user: isSet(object.user) ? globalThis.String(object.user) : "",
-      method: isSet(object.method) ? globalThis.String(object.method) : "",
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
-    };
-  },
-
-  toJSON(message: RpcProxyRequest): unknown {
-    const obj: any = {};
-    if (message.client !== "") {
-      obj.client = message.client;
-    }
-    if (message.user !== "") {
-      obj.user = message.user;
-    }
-    if (message.method !== "") {
-      obj.method = message.method;
-    }
-    if (message.data.length !== 0) {
-      obj.data = base64FromBytes(message.data);
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<RpcProxyRequest>, I>>(base?: I): RpcProxyRequest {
-    return RpcProxyRequest.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<RpcProxyRequest>, I>>(object: I): RpcProxyRequest {
-    const message = createBaseRpcProxyRequest();
-    message.client = object.client ?? "";
-    message.user = object.user ?? "";
-    message.method = object.method ?? "";
-    message.data = object.data ?? Buffer.alloc(0);
-    return message;
-  },
-};
-
-function createBaseRpcProxyResponse(): RpcProxyResponse {
-  return { error: undefined, data: Buffer.alloc(0) };
-}
-
-export const RpcProxyResponse: MessageFns<RpcProxyResponse> = {
-  encode(message: RpcProxyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.error !== undefined) {
-      Error.encode(message.error, writer.uint32(10).fork()).join();
-    }
-    if (message.data.length !== 0) {
-      writer.uint32(18).bytes(message.data);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): RpcProxyResponse {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseRpcProxyResponse();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.error = Error.decode(reader, reader.uint32());
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.data = Buffer.from(reader.bytes());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): RpcProxyResponse {
-    return {
-      error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
-    };
-  },
-
-  toJSON(message: RpcProxyResponse): unknown {
-    const obj: any = {};
-    if (message.error !== undefined) {
-      obj.error = Error.toJSON(message.error);
-    }
-    if (message.data.length !== 0) {
-      obj.data = base64FromBytes(message.data);
-    }
-    return obj;
-  },
-
-  create<I extends Exact<DeepPartial<RpcProxyResponse>, I>>(base?: I): RpcProxyResponse {
-    return RpcProxyResponse.fromPartial(base ?? ({} as any));
-  },
-  fromPartial<I extends Exact<DeepPartial<RpcProxyResponse>, I>>(object: I): RpcProxyResponse {
-    const message = createBaseRpcProxyResponse();
-    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
-    message.data = object.data ?? Buffer.alloc(0);
+    message.disconnect = (object.disconnect !== undefined && object.disconnect !== null)
+      ? DisconnectPush.fromPartial(object.disconnect)
+      : undefined;
     return message;
   },
 };
 
 function createBaseRefreshProxyRequest(): RefreshProxyRequest {
-  return { client: "", user: "" };
+  return { context: undefined };
 }
 
 export const RefreshProxyRequest: MessageFns<RefreshProxyRequest> = {
   encode(message: RefreshProxyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.client !== "") {
-      writer.uint32(10).string(message.client);
-    }
-    if (message.user !== "") {
-      writer.uint32(18).string(message.user);
+    if (message.context !== undefined) {
+      ProxyContext.encode(message.context, writer.uint32(10).fork()).join();
     }
     return writer;
   },
@@ -1021,15 +1370,7 @@ export const RefreshProxyRequest: MessageFns<RefreshProxyRequest> = {
               break;
             }
 
-            message.client = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.user = reader.string();
+            message.context = ProxyContext.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1045,19 +1386,13 @@ export const RefreshProxyRequest: MessageFns<RefreshProxyRequest> = {
   },
 
   fromJSON(object: any): RefreshProxyRequest {
-    return {
-      client: isSet(object.client) ? globalThis.String(object.client) : "",
-      user: isSet(object.user) ? globalThis.String(object.user) : "",
-    };
+    return { context: isSet(object.context) ? ProxyContext.fromJSON(object.context) : undefined };
   },
 
   toJSON(message: RefreshProxyRequest): unknown {
     const obj: any = {};
-    if (message.client !== "") {
-      obj.client = message.client;
-    }
-    if (message.user !== "") {
-      obj.user = message.user;
+    if (message.context !== undefined) {
+      obj.context = ProxyContext.toJSON(message.context);
     }
     return obj;
   },
@@ -1067,26 +1402,132 @@ export const RefreshProxyRequest: MessageFns<RefreshProxyRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<RefreshProxyRequest>, I>>(object: I): RefreshProxyRequest {
     const message = createBaseRefreshProxyRequest();
-    message.client = object.client ?? "";
-    message.user = object.user ?? "";
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ProxyContext.fromPartial(object.context)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseProxyRefreshResult(): ProxyRefreshResult {
+  return { expired: false, expireAt: "0", info: Buffer.alloc(0) };
+}
+
+export const ProxyRefreshResult: MessageFns<ProxyRefreshResult> = {
+  encode(message: ProxyRefreshResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.expired !== false) {
+      writer.uint32(8).bool(message.expired);
+    }
+    if (message.expireAt !== "0") {
+      writer.uint32(16).int64(message.expireAt);
+    }
+    if (message.info.length !== 0) {
+      writer.uint32(26).bytes(message.info);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProxyRefreshResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProxyRefreshResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.expired = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.expireAt = reader.int64().toString();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.info = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProxyRefreshResult {
+    return {
+      expired: isSet(object.expired) ? globalThis.Boolean(object.expired) : false,
+      expireAt: isSet(object.expireAt)
+        ? globalThis.String(object.expireAt)
+        : isSet(object.expire_at)
+        ? globalThis.String(object.expire_at)
+        : "0",
+      info: isSet(object.info) ? Buffer.from(bytesFromBase64(object.info)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ProxyRefreshResult): unknown {
+    const obj: any = {};
+    if (message.expired !== false) {
+      obj.expired = message.expired;
+    }
+    if (message.expireAt !== "0") {
+      obj.expireAt = message.expireAt;
+    }
+    if (message.info.length !== 0) {
+      obj.info = base64FromBytes(message.info);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProxyRefreshResult>, I>>(base?: I): ProxyRefreshResult {
+    return ProxyRefreshResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProxyRefreshResult>, I>>(object: I): ProxyRefreshResult {
+    const message = createBaseProxyRefreshResult();
+    message.expired = object.expired ?? false;
+    message.expireAt = object.expireAt ?? "0";
+    message.info = object.info ?? Buffer.alloc(0);
     return message;
   },
 };
 
 function createBaseRefreshProxyResponse(): RefreshProxyResponse {
-  return { error: undefined, expired: false, ttl: 0 };
+  return { result: undefined, error: undefined, disconnect: undefined };
 }
 
 export const RefreshProxyResponse: MessageFns<RefreshProxyResponse> = {
   encode(message: RefreshProxyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      ProxyRefreshResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
     if (message.error !== undefined) {
-      Error.encode(message.error, writer.uint32(10).fork()).join();
+      Error.encode(message.error, writer.uint32(18).fork()).join();
     }
-    if (message.expired !== false) {
-      writer.uint32(16).bool(message.expired);
-    }
-    if (message.ttl !== 0) {
-      writer.uint32(24).uint32(message.ttl);
+    if (message.disconnect !== undefined) {
+      DisconnectPush.encode(message.disconnect, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1109,23 +1550,23 @@ export const RefreshProxyResponse: MessageFns<RefreshProxyResponse> = {
               break;
             }
 
-            message.error = Error.decode(reader, reader.uint32());
+            message.result = ProxyRefreshResult.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
-            if (tag !== 16) {
+            if (tag !== 18) {
               break;
             }
 
-            message.expired = reader.bool();
+            message.error = Error.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
-            if (tag !== 24) {
+            if (tag !== 26) {
               break;
             }
 
-            message.ttl = reader.uint32();
+            message.disconnect = DisconnectPush.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1142,22 +1583,22 @@ export const RefreshProxyResponse: MessageFns<RefreshProxyResponse> = {
 
   fromJSON(object: any): RefreshProxyResponse {
     return {
+      result: isSet(object.result) ? ProxyRefreshResult.fromJSON(object.result) : undefined,
       error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
-      expired: isSet(object.expired) ? globalThis.Boolean(object.expired) : false,
-      ttl: isSet(object.ttl) ? globalThis.Number(object.ttl) : 0,
+      disconnect: isSet(object.disconnect) ? DisconnectPush.fromJSON(object.disconnect) : undefined,
     };
   },
 
   toJSON(message: RefreshProxyResponse): unknown {
     const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = ProxyRefreshResult.toJSON(message.result);
+    }
     if (message.error !== undefined) {
       obj.error = Error.toJSON(message.error);
     }
-    if (message.expired !== false) {
-      obj.expired = message.expired;
-    }
-    if (message.ttl !== 0) {
-      obj.ttl = Math.round(message.ttl);
+    if (message.disconnect !== undefined) {
+      obj.disconnect = DisconnectPush.toJSON(message.disconnect);
     }
     return obj;
   },
@@ -1167,21 +1608,1578 @@ export const RefreshProxyResponse: MessageFns<RefreshProxyResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<RefreshProxyResponse>, I>>(object: I): RefreshProxyResponse {
     const message = createBaseRefreshProxyResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? ProxyRefreshResult.fromPartial(object.result)
+      : undefined;
     message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
-    message.expired = object.expired ?? false;
-    message.ttl = object.ttl ?? 0;
+    message.disconnect = (object.disconnect !== undefined && object.disconnect !== null)
+      ? DisconnectPush.fromPartial(object.disconnect)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubscribeProxyRequest(): SubscribeProxyRequest {
+  return { context: undefined, channel: "", token: "" };
+}
+
+export const SubscribeProxyRequest: MessageFns<SubscribeProxyRequest> = {
+  encode(message: SubscribeProxyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.context !== undefined) {
+      ProxyContext.encode(message.context, writer.uint32(10).fork()).join();
+    }
+    if (message.channel !== "") {
+      writer.uint32(18).string(message.channel);
+    }
+    if (message.token !== "") {
+      writer.uint32(26).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeProxyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeProxyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.context = ProxyContext.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeProxyRequest {
+    return {
+      context: isSet(object.context) ? ProxyContext.fromJSON(object.context) : undefined,
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+    };
+  },
+
+  toJSON(message: SubscribeProxyRequest): unknown {
+    const obj: any = {};
+    if (message.context !== undefined) {
+      obj.context = ProxyContext.toJSON(message.context);
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubscribeProxyRequest>, I>>(base?: I): SubscribeProxyRequest {
+    return SubscribeProxyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubscribeProxyRequest>, I>>(object: I): SubscribeProxyRequest {
+    const message = createBaseSubscribeProxyRequest();
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ProxyContext.fromPartial(object.context)
+      : undefined;
+    message.channel = object.channel ?? "";
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseSubscribeProxyResponse(): SubscribeProxyResponse {
+  return { result: undefined, error: undefined, disconnect: undefined };
+}
+
+export const SubscribeProxyResponse: MessageFns<SubscribeProxyResponse> = {
+  encode(message: SubscribeProxyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      SubscribeOptions.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    if (message.disconnect !== undefined) {
+      DisconnectPush.encode(message.disconnect, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeProxyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeProxyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = SubscribeOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.disconnect = DisconnectPush.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeProxyResponse {
+    return {
+      result: isSet(object.result) ? SubscribeOptions.fromJSON(object.result) : undefined,
+      error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
+      disconnect: isSet(object.disconnect) ? DisconnectPush.fromJSON(object.disconnect) : undefined,
+    };
+  },
+
+  toJSON(message: SubscribeProxyResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = SubscribeOptions.toJSON(message.result);
+    }
+    if (message.error !== undefined) {
+      obj.error = Error.toJSON(message.error);
+    }
+    if (message.disconnect !== undefined) {
+      obj.disconnect = DisconnectPush.toJSON(message.disconnect);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubscribeProxyResponse>, I>>(base?: I): SubscribeProxyResponse {
+    return SubscribeProxyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubscribeProxyResponse>, I>>(object: I): SubscribeProxyResponse {
+    const message = createBaseSubscribeProxyResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? SubscribeOptions.fromPartial(object.result)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    message.disconnect = (object.disconnect !== undefined && object.disconnect !== null)
+      ? DisconnectPush.fromPartial(object.disconnect)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSubRefreshProxyRequest(): SubRefreshProxyRequest {
+  return { context: undefined, channel: "" };
+}
+
+export const SubRefreshProxyRequest: MessageFns<SubRefreshProxyRequest> = {
+  encode(message: SubRefreshProxyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.context !== undefined) {
+      ProxyContext.encode(message.context, writer.uint32(10).fork()).join();
+    }
+    if (message.channel !== "") {
+      writer.uint32(18).string(message.channel);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubRefreshProxyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubRefreshProxyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.context = ProxyContext.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubRefreshProxyRequest {
+    return {
+      context: isSet(object.context) ? ProxyContext.fromJSON(object.context) : undefined,
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+    };
+  },
+
+  toJSON(message: SubRefreshProxyRequest): unknown {
+    const obj: any = {};
+    if (message.context !== undefined) {
+      obj.context = ProxyContext.toJSON(message.context);
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubRefreshProxyRequest>, I>>(base?: I): SubRefreshProxyRequest {
+    return SubRefreshProxyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubRefreshProxyRequest>, I>>(object: I): SubRefreshProxyRequest {
+    const message = createBaseSubRefreshProxyRequest();
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ProxyContext.fromPartial(object.context)
+      : undefined;
+    message.channel = object.channel ?? "";
+    return message;
+  },
+};
+
+function createBaseSubRefreshProxyResponse(): SubRefreshProxyResponse {
+  return { result: undefined, error: undefined, disconnect: undefined };
+}
+
+export const SubRefreshProxyResponse: MessageFns<SubRefreshProxyResponse> = {
+  encode(message: SubRefreshProxyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      ProxyRefreshResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    if (message.disconnect !== undefined) {
+      DisconnectPush.encode(message.disconnect, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubRefreshProxyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubRefreshProxyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = ProxyRefreshResult.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.disconnect = DisconnectPush.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubRefreshProxyResponse {
+    return {
+      result: isSet(object.result) ? ProxyRefreshResult.fromJSON(object.result) : undefined,
+      error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
+      disconnect: isSet(object.disconnect) ? DisconnectPush.fromJSON(object.disconnect) : undefined,
+    };
+  },
+
+  toJSON(message: SubRefreshProxyResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = ProxyRefreshResult.toJSON(message.result);
+    }
+    if (message.error !== undefined) {
+      obj.error = Error.toJSON(message.error);
+    }
+    if (message.disconnect !== undefined) {
+      obj.disconnect = DisconnectPush.toJSON(message.disconnect);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubRefreshProxyResponse>, I>>(base?: I): SubRefreshProxyResponse {
+    return SubRefreshProxyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubRefreshProxyResponse>, I>>(object: I): SubRefreshProxyResponse {
+    const message = createBaseSubRefreshProxyResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? ProxyRefreshResult.fromPartial(object.result)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    message.disconnect = (object.disconnect !== undefined && object.disconnect !== null)
+      ? DisconnectPush.fromPartial(object.disconnect)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePublishProxyRequest(): PublishProxyRequest {
+  return { context: undefined, channel: "", data: Buffer.alloc(0) };
+}
+
+export const PublishProxyRequest: MessageFns<PublishProxyRequest> = {
+  encode(message: PublishProxyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.context !== undefined) {
+      ProxyContext.encode(message.context, writer.uint32(10).fork()).join();
+    }
+    if (message.channel !== "") {
+      writer.uint32(18).string(message.channel);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(26).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishProxyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishProxyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.context = ProxyContext.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishProxyRequest {
+    return {
+      context: isSet(object.context) ? ProxyContext.fromJSON(object.context) : undefined,
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: PublishProxyRequest): unknown {
+    const obj: any = {};
+    if (message.context !== undefined) {
+      obj.context = ProxyContext.toJSON(message.context);
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishProxyRequest>, I>>(base?: I): PublishProxyRequest {
+    return PublishProxyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishProxyRequest>, I>>(object: I): PublishProxyRequest {
+    const message = createBasePublishProxyRequest();
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ProxyContext.fromPartial(object.context)
+      : undefined;
+    message.channel = object.channel ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBasePublishProxyResult(): PublishProxyResult {
+  return { data: Buffer.alloc(0), skipHistory: false, tags: {}, idempotencyKey: "" };
+}
+
+export const PublishProxyResult: MessageFns<PublishProxyResult> = {
+  encode(message: PublishProxyResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    if (message.skipHistory !== false) {
+      writer.uint32(16).bool(message.skipHistory);
+    }
+    globalThis.Object.entries(message.tags).forEach(([key, value]: [string, string]) => {
+      PublishProxyResult_TagsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    if (message.idempotencyKey !== "") {
+      writer.uint32(34).string(message.idempotencyKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishProxyResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishProxyResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.skipHistory = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = PublishProxyResult_TagsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.tags[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishProxyResult {
+    return {
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      skipHistory: isSet(object.skipHistory)
+        ? globalThis.Boolean(object.skipHistory)
+        : isSet(object.skip_history)
+        ? globalThis.Boolean(object.skip_history)
+        : false,
+      tags: isObject(object.tags)
+        ? (globalThis.Object.entries(object.tags) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
+  },
+
+  toJSON(message: PublishProxyResult): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.skipHistory !== false) {
+      obj.skipHistory = message.skipHistory;
+    }
+    if (message.tags) {
+      const entries = globalThis.Object.entries(message.tags) as [string, string][];
+      if (entries.length > 0) {
+        obj.tags = {};
+        entries.forEach(([k, v]) => {
+          obj.tags[k] = v;
+        });
+      }
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishProxyResult>, I>>(base?: I): PublishProxyResult {
+    return PublishProxyResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishProxyResult>, I>>(object: I): PublishProxyResult {
+    const message = createBasePublishProxyResult();
+    message.data = object.data ?? Buffer.alloc(0);
+    message.skipHistory = object.skipHistory ?? false;
+    message.tags = (globalThis.Object.entries(object.tags ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBasePublishProxyResult_TagsEntry(): PublishProxyResult_TagsEntry {
+  return { key: "", value: "" };
+}
+
+export const PublishProxyResult_TagsEntry: MessageFns<PublishProxyResult_TagsEntry> = {
+  encode(message: PublishProxyResult_TagsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishProxyResult_TagsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishProxyResult_TagsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishProxyResult_TagsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: PublishProxyResult_TagsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishProxyResult_TagsEntry>, I>>(base?: I): PublishProxyResult_TagsEntry {
+    return PublishProxyResult_TagsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishProxyResult_TagsEntry>, I>>(object: I): PublishProxyResult_TagsEntry {
+    const message = createBasePublishProxyResult_TagsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBasePublishProxyResponse(): PublishProxyResponse {
+  return { result: undefined, error: undefined, disconnect: undefined };
+}
+
+export const PublishProxyResponse: MessageFns<PublishProxyResponse> = {
+  encode(message: PublishProxyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      PublishProxyResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    if (message.disconnect !== undefined) {
+      DisconnectPush.encode(message.disconnect, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishProxyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishProxyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = PublishProxyResult.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.disconnect = DisconnectPush.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishProxyResponse {
+    return {
+      result: isSet(object.result) ? PublishProxyResult.fromJSON(object.result) : undefined,
+      error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
+      disconnect: isSet(object.disconnect) ? DisconnectPush.fromJSON(object.disconnect) : undefined,
+    };
+  },
+
+  toJSON(message: PublishProxyResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = PublishProxyResult.toJSON(message.result);
+    }
+    if (message.error !== undefined) {
+      obj.error = Error.toJSON(message.error);
+    }
+    if (message.disconnect !== undefined) {
+      obj.disconnect = DisconnectPush.toJSON(message.disconnect);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishProxyResponse>, I>>(base?: I): PublishProxyResponse {
+    return PublishProxyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishProxyResponse>, I>>(object: I): PublishProxyResponse {
+    const message = createBasePublishProxyResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? PublishProxyResult.fromPartial(object.result)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    message.disconnect = (object.disconnect !== undefined && object.disconnect !== null)
+      ? DisconnectPush.fromPartial(object.disconnect)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRpcProxyRequest(): RpcProxyRequest {
+  return { context: undefined, method: "", data: Buffer.alloc(0) };
+}
+
+export const RpcProxyRequest: MessageFns<RpcProxyRequest> = {
+  encode(message: RpcProxyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.context !== undefined) {
+      ProxyContext.encode(message.context, writer.uint32(10).fork()).join();
+    }
+    if (message.method !== "") {
+      writer.uint32(18).string(message.method);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(26).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RpcProxyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRpcProxyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.context = ProxyContext.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RpcProxyRequest {
+    return {
+      context: isSet(object.context) ? ProxyContext.fromJSON(object.context) : undefined,
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: RpcProxyRequest): unknown {
+    const obj: any = {};
+    if (message.context !== undefined) {
+      obj.context = ProxyContext.toJSON(message.context);
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RpcProxyRequest>, I>>(base?: I): RpcProxyRequest {
+    return RpcProxyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RpcProxyRequest>, I>>(object: I): RpcProxyRequest {
+    const message = createBaseRpcProxyRequest();
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ProxyContext.fromPartial(object.context)
+      : undefined;
+    message.method = object.method ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseRpcProxyResult(): RpcProxyResult {
+  return { data: Buffer.alloc(0) };
+}
+
+export const RpcProxyResult: MessageFns<RpcProxyResult> = {
+  encode(message: RpcProxyResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RpcProxyResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRpcProxyResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RpcProxyResult {
+    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: RpcProxyResult): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RpcProxyResult>, I>>(base?: I): RpcProxyResult {
+    return RpcProxyResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RpcProxyResult>, I>>(object: I): RpcProxyResult {
+    const message = createBaseRpcProxyResult();
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseRpcProxyResponse(): RpcProxyResponse {
+  return { result: undefined, error: undefined, disconnect: undefined };
+}
+
+export const RpcProxyResponse: MessageFns<RpcProxyResponse> = {
+  encode(message: RpcProxyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      RpcProxyResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    if (message.disconnect !== undefined) {
+      DisconnectPush.encode(message.disconnect, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RpcProxyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRpcProxyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = RpcProxyResult.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.disconnect = DisconnectPush.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RpcProxyResponse {
+    return {
+      result: isSet(object.result) ? RpcProxyResult.fromJSON(object.result) : undefined,
+      error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
+      disconnect: isSet(object.disconnect) ? DisconnectPush.fromJSON(object.disconnect) : undefined,
+    };
+  },
+
+  toJSON(message: RpcProxyResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = RpcProxyResult.toJSON(message.result);
+    }
+    if (message.error !== undefined) {
+      obj.error = Error.toJSON(message.error);
+    }
+    if (message.disconnect !== undefined) {
+      obj.disconnect = DisconnectPush.toJSON(message.disconnect);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RpcProxyResponse>, I>>(base?: I): RpcProxyResponse {
+    return RpcProxyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RpcProxyResponse>, I>>(object: I): RpcProxyResponse {
+    const message = createBaseRpcProxyResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? RpcProxyResult.fromPartial(object.result)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    message.disconnect = (object.disconnect !== undefined && object.disconnect !== null)
+      ? DisconnectPush.fromPartial(object.disconnect)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseNotifyDisconnectRequest(): NotifyDisconnectRequest {
+  return { context: undefined, eventId: "", code: 0, reason: "", channels: [], time: "0" };
+}
+
+export const NotifyDisconnectRequest: MessageFns<NotifyDisconnectRequest> = {
+  encode(message: NotifyDisconnectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.context !== undefined) {
+      ProxyContext.encode(message.context, writer.uint32(10).fork()).join();
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.code !== 0) {
+      writer.uint32(24).uint32(message.code);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    for (const v of message.channels) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.time !== "0") {
+      writer.uint32(48).int64(message.time);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NotifyDisconnectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNotifyDisconnectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.context = ProxyContext.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.channels.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.time = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NotifyDisconnectRequest {
+    return {
+      context: isSet(object.context) ? ProxyContext.fromJSON(object.context) : undefined,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      channels: globalThis.Array.isArray(object?.channels) ? object.channels.map((e: any) => globalThis.String(e)) : [],
+      time: isSet(object.time) ? globalThis.String(object.time) : "0",
+    };
+  },
+
+  toJSON(message: NotifyDisconnectRequest): unknown {
+    const obj: any = {};
+    if (message.context !== undefined) {
+      obj.context = ProxyContext.toJSON(message.context);
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.channels?.length) {
+      obj.channels = message.channels;
+    }
+    if (message.time !== "0") {
+      obj.time = message.time;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NotifyDisconnectRequest>, I>>(base?: I): NotifyDisconnectRequest {
+    return NotifyDisconnectRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NotifyDisconnectRequest>, I>>(object: I): NotifyDisconnectRequest {
+    const message = createBaseNotifyDisconnectRequest();
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ProxyContext.fromPartial(object.context)
+      : undefined;
+    message.eventId = object.eventId ?? "";
+    message.code = object.code ?? 0;
+    message.reason = object.reason ?? "";
+    message.channels = object.channels?.map((e) => e) || [];
+    message.time = object.time ?? "0";
+    return message;
+  },
+};
+
+function createBaseNotifyDisconnectResponse(): NotifyDisconnectResponse {
+  return {};
+}
+
+export const NotifyDisconnectResponse: MessageFns<NotifyDisconnectResponse> = {
+  encode(_: NotifyDisconnectResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NotifyDisconnectResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNotifyDisconnectResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): NotifyDisconnectResponse {
+    return {};
+  },
+
+  toJSON(_: NotifyDisconnectResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NotifyDisconnectResponse>, I>>(base?: I): NotifyDisconnectResponse {
+    return NotifyDisconnectResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NotifyDisconnectResponse>, I>>(_: I): NotifyDisconnectResponse {
+    const message = createBaseNotifyDisconnectResponse();
+    return message;
+  },
+};
+
+function createBaseNotifyUnsubscribeRequest(): NotifyUnsubscribeRequest {
+  return { context: undefined, eventId: "", channel: "", code: 0, reason: "", time: "0" };
+}
+
+export const NotifyUnsubscribeRequest: MessageFns<NotifyUnsubscribeRequest> = {
+  encode(message: NotifyUnsubscribeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.context !== undefined) {
+      ProxyContext.encode(message.context, writer.uint32(10).fork()).join();
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.channel !== "") {
+      writer.uint32(26).string(message.channel);
+    }
+    if (message.code !== 0) {
+      writer.uint32(32).uint32(message.code);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.time !== "0") {
+      writer.uint32(48).int64(message.time);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NotifyUnsubscribeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNotifyUnsubscribeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.context = ProxyContext.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.time = reader.int64().toString();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NotifyUnsubscribeRequest {
+    return {
+      context: isSet(object.context) ? ProxyContext.fromJSON(object.context) : undefined,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      channel: isSet(object.channel) ? globalThis.String(object.channel) : "",
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      time: isSet(object.time) ? globalThis.String(object.time) : "0",
+    };
+  },
+
+  toJSON(message: NotifyUnsubscribeRequest): unknown {
+    const obj: any = {};
+    if (message.context !== undefined) {
+      obj.context = ProxyContext.toJSON(message.context);
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.time !== "0") {
+      obj.time = message.time;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NotifyUnsubscribeRequest>, I>>(base?: I): NotifyUnsubscribeRequest {
+    return NotifyUnsubscribeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NotifyUnsubscribeRequest>, I>>(object: I): NotifyUnsubscribeRequest {
+    const message = createBaseNotifyUnsubscribeRequest();
+    message.context = (object.context !== undefined && object.context !== null)
+      ? ProxyContext.fromPartial(object.context)
+      : undefined;
+    message.eventId = object.eventId ?? "";
+    message.channel = object.channel ?? "";
+    message.code = object.code ?? 0;
+    message.reason = object.reason ?? "";
+    message.time = object.time ?? "0";
+    return message;
+  },
+};
+
+function createBaseNotifyUnsubscribeResponse(): NotifyUnsubscribeResponse {
+  return {};
+}
+
+export const NotifyUnsubscribeResponse: MessageFns<NotifyUnsubscribeResponse> = {
+  encode(_: NotifyUnsubscribeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NotifyUnsubscribeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNotifyUnsubscribeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): NotifyUnsubscribeResponse {
+    return {};
+  },
+
+  toJSON(_: NotifyUnsubscribeResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NotifyUnsubscribeResponse>, I>>(base?: I): NotifyUnsubscribeResponse {
+    return NotifyUnsubscribeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NotifyUnsubscribeResponse>, I>>(_: I): NotifyUnsubscribeResponse {
+    const message = createBaseNotifyUnsubscribeResponse();
     return message;
   },
 };
 
 /**
- * DRAFT: the webhook (proxy) contract. The hub POSTs the proto3 JSON of a request to the
- * app backend and reads the response; a gRPC form of the same service may follow.
- * Finalised by the webhook issue; fields may still change until then.
+ * The webhook (proxy) contract: the hub asks the app backend before it lets a client
+ * connect, subscribe, publish or call a method, and tells it when a client leaves.
+ *
+ * Two transports carry the same messages, chosen per call kind by the URL in the config:
+ * - http:// or https://: an HTTP POST of the request's proto3 JSON (or, with
+ *   proxyContentType protobuf, its binary form as application/x-protobuf); the response
+ *   body is the response message in the same form. Requests are signed (see docs/symfony.md):
+ *   `X-Realtime-Timestamp` (Unix seconds) and `X-Realtime-Signature: sha256=<hex>` over
+ *   `<timestamp>.<body>` with proxySecret. The headers and cookies of the client's own
+ *   request that the config forwards are also set on the POST, so an app's session firewall
+ *   authenticates the call as it would the browser.
+ * - grpc:// or grpcs://: these RPCs, implemented by the backend.
+ *
+ * Every response holds one of `result`, `error` (this request is refused, the connection
+ * stays) or `disconnect` (the connection is closed with that code and reason). A response
+ * with none of them is a result with every field empty.
  */
 export type ProxyServiceService = typeof ProxyServiceService;
 export const ProxyServiceService = {
-  /** A client connects; the backend authenticates it. */
+  /**
+   * A client connects without a token; the backend authenticates it (by its cookies,
+   * headers or connect data) and says who it is.
+   */
   connectProxy: {
     path: "/realtime.v1.ProxyService/ConnectProxy" as const,
     requestStream: false as const,
@@ -1192,7 +3190,18 @@ export const ProxyServiceService = {
       Buffer.from(ConnectProxyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ConnectProxyResponse => ConnectProxyResponse.decode(value),
   },
-  /** A client subscribes; the backend authorises it. */
+  /** A connection authenticated by ConnectProxy is about to expire: extend it or not. */
+  refreshProxy: {
+    path: "/realtime.v1.ProxyService/RefreshProxy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RefreshProxyRequest): Buffer => Buffer.from(RefreshProxyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RefreshProxyRequest => RefreshProxyRequest.decode(value),
+    responseSerialize: (value: RefreshProxyResponse): Buffer =>
+      Buffer.from(RefreshProxyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RefreshProxyResponse => RefreshProxyResponse.decode(value),
+  },
+  /** A client subscribes; the backend allows it (with options) or refuses. */
   subscribeProxy: {
     path: "/realtime.v1.ProxyService/SubscribeProxy" as const,
     requestStream: false as const,
@@ -1204,7 +3213,19 @@ export const ProxyServiceService = {
       Buffer.from(SubscribeProxyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SubscribeProxyResponse => SubscribeProxyResponse.decode(value),
   },
-  /** A client publishes; the backend may accept, rewrite or refuse it. */
+  /** A subscription allowed with an expire_at is about to expire: extend it or not. */
+  subRefreshProxy: {
+    path: "/realtime.v1.ProxyService/SubRefreshProxy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubRefreshProxyRequest): Buffer =>
+      Buffer.from(SubRefreshProxyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubRefreshProxyRequest => SubRefreshProxyRequest.decode(value),
+    responseSerialize: (value: SubRefreshProxyResponse): Buffer =>
+      Buffer.from(SubRefreshProxyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubRefreshProxyResponse => SubRefreshProxyResponse.decode(value),
+  },
+  /** A client publishes; the backend may accept, rewrite or refuse the publication. */
   publishProxy: {
     path: "/realtime.v1.ProxyService/PublishProxy" as const,
     requestStream: false as const,
@@ -1215,7 +3236,7 @@ export const ProxyServiceService = {
       Buffer.from(PublishProxyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PublishProxyResponse => PublishProxyResponse.decode(value),
   },
-  /** A client calls an RPC method answered by the backend. */
+  /** A client calls a method the backend answers. */
   rpcProxy: {
     path: "/realtime.v1.ProxyService/RpcProxy" as const,
     requestStream: false as const,
@@ -1225,34 +3246,65 @@ export const ProxyServiceService = {
     responseSerialize: (value: RpcProxyResponse): Buffer => Buffer.from(RpcProxyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RpcProxyResponse => RpcProxyResponse.decode(value),
   },
-  /** A connection's credentials are about to expire. */
-  refreshProxy: {
-    path: "/realtime.v1.ProxyService/RefreshProxy" as const,
+  /**
+   * A connection closed (notification: nothing waits for it). Sent at least once: retried
+   * until the backend answers or proxyNotifyRetrySeconds pass; de-duplicate by event_id.
+   */
+  notifyDisconnect: {
+    path: "/realtime.v1.ProxyService/NotifyDisconnect" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: RefreshProxyRequest): Buffer => Buffer.from(RefreshProxyRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): RefreshProxyRequest => RefreshProxyRequest.decode(value),
-    responseSerialize: (value: RefreshProxyResponse): Buffer =>
-      Buffer.from(RefreshProxyResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): RefreshProxyResponse => RefreshProxyResponse.decode(value),
+    requestSerialize: (value: NotifyDisconnectRequest): Buffer =>
+      Buffer.from(NotifyDisconnectRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): NotifyDisconnectRequest => NotifyDisconnectRequest.decode(value),
+    responseSerialize: (value: NotifyDisconnectResponse): Buffer =>
+      Buffer.from(NotifyDisconnectResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): NotifyDisconnectResponse => NotifyDisconnectResponse.decode(value),
+  },
+  /** A client left a channel while staying connected (notification, as NotifyDisconnect). */
+  notifyUnsubscribe: {
+    path: "/realtime.v1.ProxyService/NotifyUnsubscribe" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: NotifyUnsubscribeRequest): Buffer =>
+      Buffer.from(NotifyUnsubscribeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): NotifyUnsubscribeRequest => NotifyUnsubscribeRequest.decode(value),
+    responseSerialize: (value: NotifyUnsubscribeResponse): Buffer =>
+      Buffer.from(NotifyUnsubscribeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): NotifyUnsubscribeResponse => NotifyUnsubscribeResponse.decode(value),
   },
 } as const;
 
 export interface ProxyServiceServer extends UntypedServiceImplementation {
-  /** A client connects; the backend authenticates it. */
+  /**
+   * A client connects without a token; the backend authenticates it (by its cookies,
+   * headers or connect data) and says who it is.
+   */
   connectProxy: handleUnaryCall<ConnectProxyRequest, ConnectProxyResponse>;
-  /** A client subscribes; the backend authorises it. */
-  subscribeProxy: handleUnaryCall<SubscribeProxyRequest, SubscribeProxyResponse>;
-  /** A client publishes; the backend may accept, rewrite or refuse it. */
-  publishProxy: handleUnaryCall<PublishProxyRequest, PublishProxyResponse>;
-  /** A client calls an RPC method answered by the backend. */
-  rpcProxy: handleUnaryCall<RpcProxyRequest, RpcProxyResponse>;
-  /** A connection's credentials are about to expire. */
+  /** A connection authenticated by ConnectProxy is about to expire: extend it or not. */
   refreshProxy: handleUnaryCall<RefreshProxyRequest, RefreshProxyResponse>;
+  /** A client subscribes; the backend allows it (with options) or refuses. */
+  subscribeProxy: handleUnaryCall<SubscribeProxyRequest, SubscribeProxyResponse>;
+  /** A subscription allowed with an expire_at is about to expire: extend it or not. */
+  subRefreshProxy: handleUnaryCall<SubRefreshProxyRequest, SubRefreshProxyResponse>;
+  /** A client publishes; the backend may accept, rewrite or refuse the publication. */
+  publishProxy: handleUnaryCall<PublishProxyRequest, PublishProxyResponse>;
+  /** A client calls a method the backend answers. */
+  rpcProxy: handleUnaryCall<RpcProxyRequest, RpcProxyResponse>;
+  /**
+   * A connection closed (notification: nothing waits for it). Sent at least once: retried
+   * until the backend answers or proxyNotifyRetrySeconds pass; de-duplicate by event_id.
+   */
+  notifyDisconnect: handleUnaryCall<NotifyDisconnectRequest, NotifyDisconnectResponse>;
+  /** A client left a channel while staying connected (notification, as NotifyDisconnect). */
+  notifyUnsubscribe: handleUnaryCall<NotifyUnsubscribeRequest, NotifyUnsubscribeResponse>;
 }
 
 export interface ProxyServiceClient extends Client {
-  /** A client connects; the backend authenticates it. */
+  /**
+   * A client connects without a token; the backend authenticates it (by its cookies,
+   * headers or connect data) and says who it is.
+   */
   connectProxy(
     request: ConnectProxyRequest,
     callback: (error: ServiceError | null, response: ConnectProxyResponse) => void,
@@ -1268,7 +3320,23 @@ export interface ProxyServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ConnectProxyResponse) => void,
   ): ClientUnaryCall;
-  /** A client subscribes; the backend authorises it. */
+  /** A connection authenticated by ConnectProxy is about to expire: extend it or not. */
+  refreshProxy(
+    request: RefreshProxyRequest,
+    callback: (error: ServiceError | null, response: RefreshProxyResponse) => void,
+  ): ClientUnaryCall;
+  refreshProxy(
+    request: RefreshProxyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RefreshProxyResponse) => void,
+  ): ClientUnaryCall;
+  refreshProxy(
+    request: RefreshProxyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RefreshProxyResponse) => void,
+  ): ClientUnaryCall;
+  /** A client subscribes; the backend allows it (with options) or refuses. */
   subscribeProxy(
     request: SubscribeProxyRequest,
     callback: (error: ServiceError | null, response: SubscribeProxyResponse) => void,
@@ -1284,7 +3352,23 @@ export interface ProxyServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SubscribeProxyResponse) => void,
   ): ClientUnaryCall;
-  /** A client publishes; the backend may accept, rewrite or refuse it. */
+  /** A subscription allowed with an expire_at is about to expire: extend it or not. */
+  subRefreshProxy(
+    request: SubRefreshProxyRequest,
+    callback: (error: ServiceError | null, response: SubRefreshProxyResponse) => void,
+  ): ClientUnaryCall;
+  subRefreshProxy(
+    request: SubRefreshProxyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubRefreshProxyResponse) => void,
+  ): ClientUnaryCall;
+  subRefreshProxy(
+    request: SubRefreshProxyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubRefreshProxyResponse) => void,
+  ): ClientUnaryCall;
+  /** A client publishes; the backend may accept, rewrite or refuse the publication. */
   publishProxy(
     request: PublishProxyRequest,
     callback: (error: ServiceError | null, response: PublishProxyResponse) => void,
@@ -1300,7 +3384,7 @@ export interface ProxyServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PublishProxyResponse) => void,
   ): ClientUnaryCall;
-  /** A client calls an RPC method answered by the backend. */
+  /** A client calls a method the backend answers. */
   rpcProxy(
     request: RpcProxyRequest,
     callback: (error: ServiceError | null, response: RpcProxyResponse) => void,
@@ -1316,21 +3400,40 @@ export interface ProxyServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RpcProxyResponse) => void,
   ): ClientUnaryCall;
-  /** A connection's credentials are about to expire. */
-  refreshProxy(
-    request: RefreshProxyRequest,
-    callback: (error: ServiceError | null, response: RefreshProxyResponse) => void,
+  /**
+   * A connection closed (notification: nothing waits for it). Sent at least once: retried
+   * until the backend answers or proxyNotifyRetrySeconds pass; de-duplicate by event_id.
+   */
+  notifyDisconnect(
+    request: NotifyDisconnectRequest,
+    callback: (error: ServiceError | null, response: NotifyDisconnectResponse) => void,
   ): ClientUnaryCall;
-  refreshProxy(
-    request: RefreshProxyRequest,
+  notifyDisconnect(
+    request: NotifyDisconnectRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: RefreshProxyResponse) => void,
+    callback: (error: ServiceError | null, response: NotifyDisconnectResponse) => void,
   ): ClientUnaryCall;
-  refreshProxy(
-    request: RefreshProxyRequest,
+  notifyDisconnect(
+    request: NotifyDisconnectRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: RefreshProxyResponse) => void,
+    callback: (error: ServiceError | null, response: NotifyDisconnectResponse) => void,
+  ): ClientUnaryCall;
+  /** A client left a channel while staying connected (notification, as NotifyDisconnect). */
+  notifyUnsubscribe(
+    request: NotifyUnsubscribeRequest,
+    callback: (error: ServiceError | null, response: NotifyUnsubscribeResponse) => void,
+  ): ClientUnaryCall;
+  notifyUnsubscribe(
+    request: NotifyUnsubscribeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: NotifyUnsubscribeResponse) => void,
+  ): ClientUnaryCall;
+  notifyUnsubscribe(
+    request: NotifyUnsubscribeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: NotifyUnsubscribeResponse) => void,
   ): ClientUnaryCall;
 }
 
@@ -1362,6 +3465,10 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -250,11 +250,18 @@ export function disconnectCodeToJSON(object: DisconnectCode): string {
   }
 }
 
-/** Codes of the unsubscribe push: why the hub removed a client from a channel. */
+/**
+ * Why a client left a channel: the code of the unsubscribe push and of the unsubscribe
+ * notification to the backend. The client may subscribe again (with a new token if it needs one).
+ */
 export enum UnsubscribeCode {
   UNSUBSCRIBE_CODE_UNSPECIFIED = 0,
   /** UNSUBSCRIBE_CODE_SERVER - A backend removed the client (server API Unsubscribe). */
   UNSUBSCRIBE_CODE_SERVER = 2000,
+  /** UNSUBSCRIBE_CODE_CLIENT - The client unsubscribed itself (notifications only: the client knows). */
+  UNSUBSCRIBE_CODE_CLIENT = 2001,
+  /** UNSUBSCRIBE_CODE_EXPIRED - The subscription expired: its token or the subscribe proxy's expire_at passed without a refresh. */
+  UNSUBSCRIBE_CODE_EXPIRED = 2002,
   UNRECOGNIZED = -1,
 }
 
@@ -266,6 +273,12 @@ export function unsubscribeCodeFromJSON(object: any): UnsubscribeCode {
     case 2000:
     case "UNSUBSCRIBE_CODE_SERVER":
       return UnsubscribeCode.UNSUBSCRIBE_CODE_SERVER;
+    case 2001:
+    case "UNSUBSCRIBE_CODE_CLIENT":
+      return UnsubscribeCode.UNSUBSCRIBE_CODE_CLIENT;
+    case 2002:
+    case "UNSUBSCRIBE_CODE_EXPIRED":
+      return UnsubscribeCode.UNSUBSCRIBE_CODE_EXPIRED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -279,6 +292,10 @@ export function unsubscribeCodeToJSON(object: UnsubscribeCode): string {
       return "UNSUBSCRIBE_CODE_UNSPECIFIED";
     case UnsubscribeCode.UNSUBSCRIBE_CODE_SERVER:
       return "UNSUBSCRIBE_CODE_SERVER";
+    case UnsubscribeCode.UNSUBSCRIBE_CODE_CLIENT:
+      return "UNSUBSCRIBE_CODE_CLIENT";
+    case UnsubscribeCode.UNSUBSCRIBE_CODE_EXPIRED:
+      return "UNSUBSCRIBE_CODE_EXPIRED";
     case UnsubscribeCode.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
