@@ -134,7 +134,7 @@ describe("webhooks over HTTP (the Symfony-first mode)", () => {
       }
       return;
     }
-    app.handlers.connect = () => answer as never;
+    app.handlers.connect = () => answer;
     c = await open();
     const r = await c.call({ connect: {} });
     expect(r.error).toMatchObject({ code: 108, temporary: true });
