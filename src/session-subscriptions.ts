@@ -168,6 +168,10 @@ export class SessionSubscriptions {
   tick(now: number, leadMs: number): void {
     for (const [channel, sub] of this.subs) {
       if (!sub.expiresAt || sub.refreshing || sub.pending) continue;
+      if (now > sub.expiresAt) {
+        this.end(channel, UnsubscribeCode.UNSUBSCRIBE_CODE_EXPIRED, "subscription expired");
+        continue;
+      }
       const ep = sub.by === "proxy" ? this.owner.proxy.endpoint("subRefresh", sub.ns) : null;
       if (ep && sub.expiresAt - now <= leadMs) {
         sub.refreshing = true;
@@ -186,8 +190,6 @@ export class SessionSubscriptions {
             },
           )
           .finally(() => (sub.refreshing = false));
-      } else if (now > sub.expiresAt) {
-        this.end(channel, UnsubscribeCode.UNSUBSCRIBE_CODE_EXPIRED, "subscription expired");
       }
     }
   }

@@ -323,10 +323,10 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     if (this.state !== "connected") return;
     const lead = this.node.config.pingIntervalSeconds * 1000;
     if (this.expiresAt && !this.refreshing) {
+      if (now > this.expiresAt) return this.close(disconnectExpired);
       const ep = this.authenticatedBy === "proxy" ? this.node.proxy.endpoint("refresh") : null;
       // Asked one tick ahead, so the answer lands before the expiry it extends.
       if (ep && this.expiresAt - now <= lead) void this.refreshByProxy(ep);
-      else if (now > this.expiresAt) return this.close(disconnectExpired);
     }
     this.subscriptions.tick(now, lead);
     if (this.transport.bidirectional && now - this.lastSeen > this.node.config.pingIntervalSeconds * 2000)
