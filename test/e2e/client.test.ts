@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
+import { defaultNamespace } from "../../src/config.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { signToken } from "../../src/auth/jwt.js";
 import { canRunBrowser, ensureClientBuilt, launchBrowser } from "./browser.js";
@@ -269,6 +270,48 @@ describe.runIf(canRunBrowser("browser e2e (client)"))("browser client against th
       expect(r.errors).toEqual([101]);
       expect(r.finals).toEqual([false]);
       expect(r.anonState).toBe("disconnected");
+    } finally {
+      await page.context().close();
+      await secure.stop();
+    }
+  });
+
+  it("refreshes a private subscription's token before it expires (sub_refresh), so the subscription lives on", async () => {
+    const secret = "e2e-secret";
+    const secure = await startTestHub({
+      pingIntervalSeconds: 1,
+      tokenHmacSecret: secret,
+      namespaces: [{ ...defaultNamespace("vip"), private: true }],
+    });
+    const page = await newPage(secure);
+    let minted = 0;
+    await page.exposeFunction("mintToken", () => {
+      minted++;
+      return signToken(secret, { sub: "", channel: "vip:1" }, 4);
+    });
+    try {
+      await page.evaluate((url) => {
+        const c = new window.rt.RealtimeClient(url);
+        const w = window as any;
+        w.got = [];
+        w.unsubscribed = [];
+        w.sub = c.subscribe("vip:1", {
+          getToken: () => window.mintToken(),
+          onPublication: (p: { data: unknown }) => w.got.push(p.data),
+          onUnsubscribed: (u: unknown) => w.unsubscribed.push(u),
+        });
+        c.connect();
+        return window.waitFor(() => w.sub.state === "subscribed");
+      }, secure.wsUrl);
+      await new Promise((res) => setTimeout(res, 6000)); // past the first token's expiry, and the second's
+      await publish(secure, "vip:1", { still: "here" });
+      const r = await page.evaluate(async () => {
+        const w = window as any;
+        await window.waitFor(() => w.got.length > 0);
+        return { got: w.got, unsubscribed: w.unsubscribed, state: w.sub.state };
+      });
+      expect(r).toEqual({ got: [{ still: "here" }], unsubscribed: [], state: "subscribed" });
+      expect(minted).toBeGreaterThanOrEqual(3); // subscribe + at least two refreshes
     } finally {
       await page.context().close();
       await secure.stop();

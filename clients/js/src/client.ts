@@ -11,6 +11,7 @@ import type {
   DisconnectInfo,
   HistoryResult,
   PresenceStats,
+  Publication,
   PublishResult,
   WirePush,
   WireReply,
@@ -75,6 +76,11 @@ export interface ClientEvents {
   disconnected: DisconnectInfo;
   /** Something went wrong that no promise reports (connect refused, token fetch, bad frame). */
   error: RealtimeError;
+  /**
+   * A publication of a channel the app subscribed this connection to on connect (the connect
+   * webhook's server-side subscriptions), which has no Subscription object of its own.
+   */
+  publication: { channel: string; pub: Publication };
 }
 
 /**
@@ -130,6 +136,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       presenceStats: (channel) => this.presenceStats(channel),
       history: (channel, opts) => this.history(channel, opts),
       release: (sub, tellHub) => this.release(sub, tellHub),
+      refresh: (channel, token) => this.request("subRefresh", { channel, token }),
     };
   }
 
@@ -559,7 +566,10 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       this.lastDisconnect = { code, reason: push.disconnect.reason ?? "", reconnect: push.disconnect.reconnect ?? mayReconnect(code) };
       return;
     }
-    if (push.channel) this.subs.get(push.channel)?.push(push);
+    if (!push.channel) return;
+    const sub = this.subs.get(push.channel);
+    if (sub) sub.push(push);
+    else if (push.pub) this.emit("publication", { channel: push.channel, pub: publication(push.pub) });
   }
 }
 

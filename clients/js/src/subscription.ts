@@ -4,12 +4,11 @@ import type {
   PresenceStats,
   Publication,
   PublishResult,
-  RealtimeError,
   StreamPosition,
   SubscribeResult,
   WirePush,
 } from "./types.js";
-import { clientInfo, offsetAfter, publication } from "./types.js";
+import { ClientErrorCode, RealtimeError, clientInfo, offsetAfter, publication } from "./types.js";
 
 /** What a subscription tells its owner. Every handler is optional. */
 export interface SubscriptionHandlers<T = unknown> {
@@ -32,7 +31,10 @@ export interface SubscriptionHandlers<T = unknown> {
 export interface SubscribeOptions<T = unknown> extends SubscriptionHandlers<T> {
   /** Subscription JWT (private channels). */
   token?: string;
-  /** Fetches a fresh subscription JWT before each subscribe; wins over `token`. */
+  /**
+   * Fetches a fresh subscription JWT before each subscribe, and before the subscription's
+   * token expires (sub_refresh, WebSocket only); wins over `token`.
+   */
   getToken?: () => Promise<string>;
   /** Recover missed publications after a reconnect. Default true. */
   recover?: boolean;
@@ -61,6 +63,8 @@ export interface SubscriptionHost {
   presenceStats(channel: string): Promise<PresenceStats>;
   history<T>(channel: string, opts: HistoryOptions): Promise<HistoryResult<T>>;
   release(sub: SubscriptionControl, tellHub: boolean): Promise<void>;
+  /** A new subscription token for `channel` (sub_refresh); resolves with the new ttl. */
+  refresh(channel: string, token: string): Promise<{ ttl?: number }>;
 }
 
 /**
@@ -100,6 +104,7 @@ export class Subscription<T = unknown> implements SubscriptionControl {
   offset = "0";
   /** Whether the channel keeps history (known once subscribed). */
   recoverable = false;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** @internal */
   constructor(
@@ -140,6 +145,7 @@ export class Subscription<T = unknown> implements SubscriptionControl {
   unsubscribe(): Promise<void> {
     if (this.state === "unsubscribed") return Promise.resolve();
     this.state = "unsubscribed";
+    this.stopRefresh();
     return this.host.release(this, true);
   }
 
@@ -171,6 +177,7 @@ export class Subscription<T = unknown> implements SubscriptionControl {
   /** @internal The connection is gone; a resubscribe follows when it comes back. */
   suspend(): void {
     if (this.state === "subscribed") this.state = "subscribing";
+    this.stopRefresh();
   }
 
   /** @internal Forget the position (the hub cannot recover from it). */
@@ -202,11 +209,40 @@ export class Subscription<T = unknown> implements SubscriptionControl {
       this.epoch = r.epoch;
       this.offset = r.offset;
     }
+    this.scheduleRefresh(r.ttl);
+  }
+
+  /** Before the token expires (at 80% of what is left), a fresh one from getToken. */
+  private scheduleRefresh(ttl: number): void {
+    this.stopRefresh();
+    const getToken = this.options.getToken;
+    if (!ttl || !getToken || this.state !== "subscribed") return;
+    this.refreshTimer = setTimeout(() => void this.refresh(getToken), ttl * 800);
+  }
+
+  private async refresh(getToken: () => Promise<string>): Promise<void> {
+    this.refreshTimer = null;
+    try {
+      const r = await this.host.refresh(this.channel, await getToken());
+      this.scheduleRefresh(r.ttl ?? 0);
+    } catch (err) {
+      if (this.state !== "subscribed") return;
+      const e = err instanceof RealtimeError ? err : new RealtimeError(ClientErrorCode.TOKEN, `subscription token refresh failed: ${String(err)}`, true);
+      this.call(() => this.options.onError?.(e));
+      // Tried again shortly; if it never works the hub ends the subscription (2002) at expiry.
+      this.refreshTimer = setTimeout(() => void this.refresh(getToken), 5000);
+    }
+  }
+
+  private stopRefresh(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
   }
 
   /** @internal A final subscribe error: the subscription ends. */
   failed(err: RealtimeError): void {
     this.state = "unsubscribed";
+    this.stopRefresh();
     this.call(() => this.options.onError?.(err));
   }
 
@@ -227,6 +263,7 @@ export class Subscription<T = unknown> implements SubscriptionControl {
       this.call(() => this.options.onLeave?.(info));
     } else if (push.unsubscribe) {
       this.state = "unsubscribed";
+      this.stopRefresh();
       void this.host.release(this, false);
       const info = { code: push.unsubscribe.code ?? 0, reason: push.unsubscribe.reason ?? "" };
       this.call(() => this.options.onUnsubscribed?.(info));

@@ -59,6 +59,8 @@ export interface SubscribeResult {
   recovered: boolean;
   wasRecovering: boolean;
   publications: Publication[];
+  /** Seconds until the subscription expires (its token's `exp`); 0: never. */
+  ttl: number;
 }
 
 export interface PublishResult {
@@ -225,6 +227,7 @@ export function subscribeResult(r: WireReply["subscribe"]): SubscribeResult {
     recovered: r?.recovered ?? false,
     wasRecovering: r?.wasRecovering ?? false,
     publications: (r?.publications ?? []).map((p) => publication(p)),
+    ttl: r?.ttl ?? 0,
   };
 }
 
