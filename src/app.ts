@@ -10,6 +10,7 @@ import { RabbitMqBroker } from "./broker/rabbitmq.js";
 import { RedisPresenceStore } from "./presence/redis.js";
 import { RedisHistoryStore } from "./history/redis.js";
 import { RedisIdempotencyStore } from "./idempotency/redis.js";
+import { RedisUserConnectionStore } from "./user-connections/redis.js";
 import { connectRedis, createRedis } from "./redis/connection.js";
 import type { Redis } from "ioredis";
 import type { PresenceStore } from "./presence/presence-store.js";
@@ -117,7 +118,10 @@ async function createBackends(config: Config, opts: StartOptions, log: Logger) {
     const idempotency = redis
       ? new RedisIdempotencyStore(redis, config.redisPrefix, { windowMs: config.idempotencyWindowSeconds * 1000, log })
       : undefined;
-    return { broker, presence, history, historyPublisher, idempotency, close: () => cleanup.forEach((f) => f()) };
+    // Connections per user are the cluster's where presence is: with presence in memory each
+    // node counts its own.
+    const userConnections = config.presence === "redis" ? new RedisUserConnectionStore(redis!, config.redisPrefix) : undefined;
+    return { broker, presence, history, historyPublisher, idempotency, userConnections, close: () => cleanup.forEach((f) => f()) };
   } catch (err) {
     cleanup.forEach((f) => f());
     throw err;

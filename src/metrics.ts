@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { HubNode } from "./node.js";
+import { CLIENT_LIMITS } from "./node-counters.js";
 
 /** What the HTTP edge counts of its client connections (see transport/connection-limits.ts and transport/origins.ts). */
 export interface ConnectionCounts {
@@ -37,6 +38,16 @@ export function createMetrics(node: HubNode, opts: { processMetrics?: boolean; c
   counter("realtime_broker_published_total", "Publications this node sent to the broker (joins, leaves, control excluded)", () => node.counters.brokerPublished);
   counter("realtime_broker_received_total", "Envelopes consumed from the broker (own echoes excluded)", () => node.counters.fromBroker);
   counter("realtime_broker_publish_failures_total", "Broker publishes that failed (delivered locally only)", () => node.counters.brokerPublishFailures);
+  new Counter({
+    name: "realtime_limit_refusals_total",
+    help: "What the limits on one client refused, by limit: connects past maxConnectionsPerUser, subscribes past maxChannelsPerClient, commands past clientCommandRate or clientPublishRate (error 111), connections closed going on at twice a rate (rate_flood), WebSocket frames past maxMessageBytes (1009)",
+    labelNames: ["limit"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const limit of CLIENT_LIMITS) this.inc({ limit }, node.counters.limitRefusals[limit]);
+    },
+  });
   node.proxy.metrics.registerOn(registry);
   const conns = opts.connections;
   if (conns) {

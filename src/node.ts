@@ -22,6 +22,8 @@ import { OrderedDelivery } from "./ordered-delivery.js";
 import { PresenceKeeper } from "./presence-keeper.js";
 import { Proxy } from "./proxy/proxy.js";
 import { SessionRegistry, type ClientSession } from "./sessions.js";
+import { UserConnectionLimit } from "./user-connection-limit.js";
+import type { UserConnectionStore } from "./user-connections/user-connection-store.js";
 import { checkPublicationData } from "./protocol/codec.js";
 import { VERSION } from "./version.js";
 
@@ -49,6 +51,8 @@ export interface NodeDeps {
   sharedHistory?: boolean | undefined;
   /** Where idempotency keys are remembered; in this process when absent (one node). */
   idempotency?: IdempotencyStore | undefined;
+  /** Where connections per user are counted for the whole cluster; this node's own only when absent. */
+  userConnections?: UserConnectionStore | undefined;
   log: Logger;
   /** Time and timers; the system's when absent (tests move time themselves). */
   clock?: Clock | undefined;
@@ -81,6 +85,8 @@ export class HubNode {
   readonly log: Logger;
   /** Counters for /metrics and tests. */
   readonly counters = createCounters();
+  /** maxConnectionsPerUser: sessions take a slot on connect and give it back on close. */
+  readonly userConnections: UserConnectionLimit;
   private readonly idempotency: IdempotencyStore;
   private readonly presenceKeeper: PresenceKeeper;
   private readonly ordered: OrderedDelivery;
@@ -111,6 +117,15 @@ export class HubNode {
     this.proxy = new Proxy(deps.config, deps.log);
     this.idempotency = deps.idempotency ?? new MemoryIdempotencyStore(deps.config.idempotencyWindowSeconds * 1000);
     this.presenceKeeper = new PresenceKeeper(deps.presence, deps.config.presenceTtlSeconds, deps.log, this.clock);
+    // Counted entries live as long as presence entries: a dead node's connections age out alike.
+    this.userConnections = new UserConnectionLimit(
+      deps.config.maxConnectionsPerUser,
+      deps.userConnections,
+      deps.config.presenceTtlSeconds,
+      this.counters,
+      deps.log,
+      this.clock,
+    );
     const recover = (channel: string, since: StreamPosition) => this.recover(channel, since);
     this.ordered = new OrderedDelivery(this.hub, recover, this.counters, deps.log, deps.sharedHistory ?? true, this.clock);
     this.cluster = new Cluster({
@@ -126,6 +141,7 @@ export class HubNode {
     if (isReconnectNotifier(this.broker)) this.broker.onReconnect(() => this.ordered.fillAll());
     this.cluster.start();
     this.presenceKeeper.start();
+    this.userConnections.start();
     // Pings, pong timeouts and token expiry of every session, whatever carries it.
     this.ticker = this.clock.setInterval(() => {
       const now = this.clock.now();
@@ -420,6 +436,8 @@ export class HubNode {
     this.ordered.close();
     const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_SHUTDOWN, "shutdown");
     for (const s of this.sessions.all()) s.disconnect(d);
+    // Before the stores close: the cluster must not go on counting this node's connections.
+    await this.userConnections.stop();
     this.idempotency.close();
     // The disconnect notifications just queued get part of the grace period.
     await this.proxy.close((this.config.shutdownTimeoutSeconds * 1000) / 2);

@@ -96,8 +96,10 @@ export class SessionSubscriptions {
     const channel = cmd.channel;
     const nsOptions = this.node.options(channel);
     if (this.subs.has(channel)) throw errAlreadySubscribed(channel);
-    if (this.subs.size >= this.node.config.maxChannelsPerClient)
+    if (this.subs.size >= this.node.config.maxChannelsPerClient) {
+      this.node.counters.limitRefusals.channels_per_connection++;
       throw errLimitExceeded(`at most ${this.node.config.maxChannelsPerClient} channels per connection`);
+    }
     const grant = granted ? fromOptions(granted, nsOptions, "proxy") : await grantSubscription(this.owner, cmd, nsOptions);
     const ns = grant.ns;
     if (this.subs.has(channel)) throw errAlreadySubscribed(channel);

@@ -24,6 +24,7 @@ import type { HubNode } from "./node.js";
 import * as commands from "./session-commands.js";
 import type { CommandContext } from "./session-commands.js";
 import { SessionSubscriptions } from "./session-subscriptions.js";
+import { ClientRates, disconnectFlood, rateError } from "./client-rates.js";
 import type { ClientSession } from "./sessions.js";
 import { CommandDecodeError, decodeCommand, methodOf, splitFrame } from "./protocol/codec.js";
 import { Frame } from "./protocol/frame.js";
@@ -59,6 +60,8 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   /** Who extends the connection: the client with a new token, or the app (refresh webhook). */
   private authenticatedBy: "token" | "proxy" | "none" = "none";
   private refreshing = false;
+  /** clientCommandRate and clientPublishRate, from the first frame on. */
+  private rates: ClientRates | undefined;
 
   constructor(
     readonly node: HubNode,
@@ -127,7 +130,9 @@ export class Session implements Subscriber, ClientSession, CommandContext {
 
   /** One WebSocket text frame: one or more JSON commands, newline-separated. */
   handleFrame(text: string): void {
-    this.lastSeen = this.node.clock.now();
+    const now = this.node.clock.now();
+    this.lastSeen = now;
+    const rates = (this.rates ??= new ClientRates(this.node.config, now));
     for (const line of splitFrame(text)) {
       let cmd: Command | CommandDecodeError;
       try {
@@ -147,6 +152,18 @@ export class Session implements Subscriber, ClientSession, CommandContext {
       if (++this.pendingCommands > MAX_PENDING_COMMANDS) {
         this.close(disconnectBadRequest("too many commands in flight"));
         return;
+      }
+      const verdict = rates.check(!(cmd instanceof CommandDecodeError) && cmd.publish !== undefined, now);
+      if (verdict !== "ok") this.node.counters.limitRefusals[verdict]++;
+      if (verdict === "rate_flood") return this.close(disconnectFlood);
+      if (verdict !== "ok") {
+        // Answered in its turn, like any command, without running.
+        const refused = new Frame({ id: cmd instanceof CommandDecodeError ? cmd.commandId : cmd.id, error: rateError(verdict, this.node.config).toWire() });
+        this.chain = this.chain.then(() => {
+          this.pendingCommands--;
+          this.write(refused);
+        });
+        continue;
       }
       // A line that did not decode is answered in its turn, so replies keep the order of the lines.
       const next = cmd;
@@ -271,6 +288,15 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     } else if (!cfg.allowAnonymous) {
       throw errUnauthorized("token required");
     }
+    // Also before the slot is taken: close() gives back a slot taken before it, not after.
+    if ((this.state as string) !== "new") throw errBadRequest("connection closed");
+    const refused = await this.node.userConnections.acquire(this.user, this.id);
+    if (refused) {
+      // Closed (3505) once the connect's error is out: the caller writes it as soon as this
+      // throws, before this runs.
+      setImmediate(() => this.close(refused.disconnect));
+      throw refused.error;
+    }
     if ((this.state as string) !== "new") throw errBadRequest("connection closed");
     this.node.clock.clear(this.connectTimer);
     this.state = "connected";
@@ -380,6 +406,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     const wasConnected = this.state === "connected";
     this.state = "closed";
     this.node.clock.clear(this.connectTimer);
+    this.node.userConnections.release(this.user, this.id);
     // Bookkeeping first: a transport that throws on close must not leave the session in the
     // hub or its presence behind, and callers looping over sessions (shutdown) must go on.
     if (wasConnected) {

@@ -59,8 +59,14 @@ export function validateConfig(cfg: Config): void {
   for (const key of ["subscribeBacklogMaxEvents", "httpHeadersTimeoutSeconds", "httpBodyTimeoutSeconds"] as const)
     if (!Number.isInteger(cfg[key]) || cfg[key] < 1)
       throw new ConfigError(`${key}: must be a whole number of at least 1, got ${cfg[key]}`);
-  for (const key of ["maxConnections", "maxConnectionsPerIp"] as const)
+  for (const key of ["maxConnections", "maxConnectionsPerIp", "maxConnectionsPerUser"] as const)
     if (!Number.isInteger(cfg[key])) throw new ConfigError(`${key}: must be a whole number (0: no cap), got ${cfg[key]}`);
+  for (const key of ["clientCommandRate", "clientPublishRate"] as const)
+    if (!Number.isFinite(cfg[key]) || cfg[key] < 0) throw new ConfigError(`${key}: must be a number of at least 0 (0: no limit), got ${cfg[key]}`);
+  // A burst below one would refuse every command.
+  for (const key of ["clientCommandBurst", "clientPublishBurst"] as const)
+    if (!Number.isInteger(cfg[key]) || cfg[key] < 0)
+      throw new ConfigError(`${key}: must be a whole number of at least 0 (0: one second's worth), got ${cfg[key]}`);
   // A backlog bound below the largest publish would end a stream on the first large one.
   if (!Number.isInteger(cfg.subscribeBacklogMaxBytes) || cfg.subscribeBacklogMaxBytes < MAX_PUBLISH_BYTES + BROKER_BYTES_HEADROOM)
     throw new ConfigError(

@@ -132,10 +132,12 @@ export class WebSocketEdge {
   private readonly sessions = new Set<Session>();
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
-    // Errors (oversize frame, invalid UTF-8, reset) are followed by 'close'; nothing to rethrow.
-    ws.on("error", () => undefined);
     const transport = new WebSocketTransport(ws);
     const session = this.newSession(transport, req);
+    // Errors (oversize frame, invalid UTF-8, reset) are followed by 'close'; nothing to rethrow.
+    ws.on("error", (err: Error & { code?: string }) => {
+      if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH" && !(session instanceof Disconnect)) session.node.counters.limitRefusals.message_size++;
+    });
     if (session instanceof Disconnect) return transport.close(session);
     this.sessions.add(session);
     ws.on("message", (data, isBinary) => {
