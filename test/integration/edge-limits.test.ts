@@ -8,6 +8,7 @@ import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 import { clientAborted } from "../../src/transport/http-api.js";
 import { until } from "../helpers/until.js";
+import { signToken } from "../../src/auth/jwt.js";
 
 /** A second loopback address (Linux answers all of 127/8): a client from "another IP". */
 const OTHER_IP = "127.0.0.2";
@@ -292,5 +293,103 @@ describe("connection caps", () => {
       await until(async () => (await openConnections(h)) === 0, { what: "the slots back" });
     }
     expect(await metric(h, "realtime_connections_refused_total", 'reason="ip_limit"')).toBe(6);
+  });
+});
+
+describe("limits per client", () => {
+  const SECRET = "edge-limits-secret";
+  let hub: TestHub | undefined;
+  afterEach(async () => {
+    await hub?.stop();
+    hub = undefined;
+  });
+  const refusals = (h: TestHub, limit: string) => metric(h, "realtime_limit_refusals_total", `limit="${limit}"`);
+  /** The replies to the commands of one frame, in order, once all are in. */
+  async function sendFrame(c: TestWsClient, cmds: Array<Record<string, unknown>>, firstId: number): Promise<any[]> {
+    c.sendRaw(cmds.map((cmd, i) => JSON.stringify({ id: firstId + i, ...cmd })).join("\n"));
+    const last = firstId + cmds.length - 1;
+    await c.waitFor((m) => m.id === last);
+    return c.messages.filter((m) => m.id >= firstId && m.id <= last);
+  }
+
+  it("past maxConnectionsPerUser the connect gets error 106 and the WebSocket closes with 3505; SSE and long-poll get 429", async () => {
+    const h = (hub = await startTestHub({ maxConnectionsPerUser: 2, tokenHmacSecret: SECRET }));
+    const alice = await signToken(SECRET, { sub: "alice" });
+    const open = [await TestWsClient.connect(h.wsUrl, alice), await TestWsClient.connect(h.wsUrl, alice)];
+    const third = await TestWsClient.open(h.wsUrl);
+    const reply = await third.call({ connect: { token: alice } });
+    expect(reply.error).toEqual({ code: 106, message: expect.stringMatching(/too many connections of this user/) });
+    expect(await third.waitClosed()).toBe(3505);
+    expect(third.messages.at(-1)).toEqual({ push: { disconnect: { code: 3505, reason: "too many connections of this user" } } });
+    for (const path of ["sse", "poll"]) {
+      const r = await get(`${h.httpUrl}/connection/${path}?channel=user&token=${alice}`);
+      expect(r.status).toBe(429);
+      expect(JSON.parse(r.body)).toEqual({ error: { code: 106, message: expect.stringMatching(/too many connections of this user/), temporary: false } });
+    }
+    // Another user, and anonymous connections, are not concerned.
+    const bob = await TestWsClient.connect(h.wsUrl, await signToken(SECRET, { sub: "bob" }));
+    const anonymous = [await TestWsClient.connect(h.wsUrl), await TestWsClient.connect(h.wsUrl), await TestWsClient.connect(h.wsUrl)];
+    expect(await refusals(h, "connections_per_user")).toBe(3);
+    // A slot given back is taken again.
+    open[0]!.close();
+    await until(async () => (await TestWsClient.open(h.wsUrl).then(async (c) => {
+      const ok = !(await c.call({ connect: { token: alice } })).error;
+      if (ok) open.push(c);
+      else await c.waitClosed();
+      return ok;
+    })), { what: "alice's slot back" });
+    for (const c of [...open, bob, ...anonymous]) c.close();
+  });
+
+  it("past maxChannelsPerClient a subscribe gets error 106", async () => {
+    const h = (hub = await startTestHub({ maxChannelsPerClient: 2 }));
+    const c = await TestWsClient.connect(h.wsUrl);
+    for (const channel of ["subs:1", "subs:2"]) expect((await c.call({ subscribe: { channel } })).subscribe).toBeDefined();
+    expect((await c.call({ subscribe: { channel: "subs:3" } })).error).toEqual({ code: 106, message: "at most 2 channels per connection" });
+    expect(await refusals(h, "channels_per_connection")).toBe(1);
+    expect((await c.call({ unsubscribe: { channel: "subs:1" } })).unsubscribe).toBeDefined();
+    expect((await c.call({ subscribe: { channel: "subs:3" } })).subscribe).toBeDefined();
+    c.close();
+  });
+
+  it("past clientCommandRate commands get error 111; going on at twice the rate closes with 3501", async () => {
+    // A small rate, so the time a loaded machine takes between frames adds hardly a token.
+    const h = (hub = await startTestHub({ clientCommandRate: 0.5, clientCommandBurst: 4 }));
+    const c = await TestWsClient.connect(h.wsUrl); // 3 tokens left
+    const replies = await sendFrame(c, Array.from({ length: 5 }, () => ({ ping: {} })), 2);
+    expect(replies.slice(0, 3)).toEqual([{ id: 2, ping: {} }, { id: 3, ping: {} }, { id: 4, ping: {} }]);
+    expect(replies.slice(3).map((r) => r.error)).toEqual([1, 2].map(() => ({ code: 111, message: expect.stringMatching(/clientCommandRate 0.5\/s/), temporary: true })));
+    expect(c.closeCode).toBeNull();
+    expect(await refusals(h, "command_rate")).toBe(2);
+    // Grace for 2 more refusals (4, less the 2 above), then the connection is closed.
+    c.sendRaw([10, 11, 12, 13].map((id) => JSON.stringify({ id, ping: {} })).join("\n"));
+    expect(await c.waitClosed()).toBe(3501);
+    expect(c.messages.at(-1).push.disconnect).toEqual({ code: 3501, reason: expect.stringMatching(/too many requests/) });
+    expect(await refusals(h, "command_rate")).toBe(4);
+    expect(await refusals(h, "rate_flood")).toBe(1);
+  });
+
+  it("past clientPublishRate a publish gets error 111 and is not delivered", async () => {
+    const h = (hub = await startTestHub({ clientPublishRate: 0.5, clientPublishBurst: 2 }));
+    const c = await TestWsClient.connect(h.wsUrl);
+    await c.call({ subscribe: { channel: "prate" } });
+    const replies = await sendFrame(c, [...[1, 2, 3].map((n) => ({ publish: { channel: "prate", data: { n } } })), { ping: {} }], 10);
+    expect(replies.map((r) => (r.error ? r.error.code : Object.keys(r).find((k) => k !== "id")))).toEqual(["publish", "publish", 111, "ping"]);
+    await c.waitFor((m) => m.push?.pub?.data?.n === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(c.pubs("prate").map((p) => p.data.n)).toEqual([1, 2]);
+    expect(await refusals(h, "publish_rate")).toBe(1);
+    expect(await refusals(h, "command_rate")).toBe(0);
+    c.close();
+  });
+
+  it("a WebSocket frame past maxMessageBytes closes the connection with 1009, counted", async () => {
+    const h = (hub = await startTestHub({ maxMessageBytes: 4096 }));
+    const c = await TestWsClient.connect(h.wsUrl);
+    expect((await c.call({ publish: { channel: "size", data: "x".repeat(3000) } })).publish).toBeDefined();
+    expect(await refusals(h, "message_size")).toBe(0);
+    c.sendRaw(JSON.stringify({ id: 9, publish: { channel: "size", data: "x".repeat(5000) } }));
+    expect(await c.waitClosed()).toBe(1009);
+    await until(async () => (await refusals(h, "message_size")) === 1, { what: "the refusal counted" });
   });
 });
