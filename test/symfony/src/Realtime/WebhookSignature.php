@@ -11,7 +11,7 @@ final class WebhookSignature
     {
     }
 
-    /** True when the hub signed this body with our secret less than 300 s ago (so a captured request cannot be replayed later). */
+    /** True when the hub signed this body with our secret, dated within 300 s of our clock (a captured request cannot be replayed later). */
     public function verify(Request $request): bool
     {
         $timestamp = (string) $request->headers->get('X-Realtime-Timestamp');
