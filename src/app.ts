@@ -136,6 +136,8 @@ export async function startHub(config: Config, opts: StartOptions = {}): Promise
   const tls = tlsFilesOf(config);
   tls.http?.read();
   tls.grpc?.read();
+  // Token keys likewise: a bad key stops the start instead of failing every connect.
+  const verifier = TokenVerifier.fromConfig(config, log);
   const backends = await createBackends(config, opts, log);
   // Offsets mean the same on every node only when the history store is shared.
   const sharedHistory = config.history === "redis" || config.broker === "memory";
@@ -152,7 +154,6 @@ export async function startHub(config: Config, opts: StartOptions = {}): Promise
     throw err;
   }
   const api = new ServerApi(node);
-  const verifier = TokenVerifier.fromConfig(config, log);
   const http = await startHttpServer({ node, api, verifier, config, log, tls: tls.http });
   let grpc: Awaited<ReturnType<typeof startGrpcServer>>;
   try {

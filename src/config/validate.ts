@@ -1,6 +1,5 @@
 import { ConfigError } from "./config-error.js";
 import type { Config } from "./settings.js";
-import { loadTokenKeys } from "../auth/token-keys.js";
 
 // What the kinds of the settings table cannot say: addresses, names, bounds that depend on
 // each other or on the selected broker. Every message starts with the key it is about.
@@ -40,9 +39,6 @@ export function validateConfig(cfg: Config): void {
     throw new ConfigError(
       "apiKey: the server API needs an API key outside --dev (set --api-key / REALTIME_API_KEY, or --insecure-api to run it open on purpose)",
     );
-  // Token keys are read and parsed here too, so a bad key stops the start instead of failing
-  // every connect; the hub loads them again when it builds its TokenVerifier.
-  loadTokenKeys(cfg);
   if (cfg.broker === "kafka") {
     if (!cfg.kafkaBrokers.split(",").every((b) => ADDR_RE.test(b.trim())))
       throw new ConfigError(`kafkaBrokers: expected host:port[,host:port...], got ${JSON.stringify(cfg.kafkaBrokers)}`);

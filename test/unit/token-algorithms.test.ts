@@ -168,7 +168,8 @@ describe("token settings: bad values stop the start with the setting named", () 
   ])("%s", (_name, overrides, message) => {
     let err: unknown;
     try {
-      loadConfig({ overrides: { dev: true, ...overrides } });
+      // As startHub does before anything starts (the config loader checks the settings alone).
+      TokenVerifier.fromConfig(loadConfig({ overrides: { dev: true, ...overrides } }));
     } catch (e) {
       err = e;
     }
@@ -177,7 +178,7 @@ describe("token settings: bad values stop the start with the setting named", () 
   });
 
   it("also from the env, as `serve` reads it", () => {
-    expect(() => loadConfig({ env: { REALTIME_TOKEN_PUBLIC_KEY: "nope" }, overrides: { dev: true } })).toThrow(/^tokenPublicKey: expected a PEM/);
+    expect(() => TokenVerifier.fromConfig(loadConfig({ env: { REALTIME_TOKEN_PUBLIC_KEY: "nope" }, overrides: { dev: true } }))).toThrow(/^tokenPublicKey: expected a PEM/);
   });
 });
 
