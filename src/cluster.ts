@@ -91,7 +91,8 @@ export class Cluster {
     this.node.sendControl({ channelsAnswer: { requestId: q.requestId, to: from, ...this.node.channels(q.pattern) } });
   }
 
-  private announce(): void {
+  /** Tells the other nodes about this one (periodically, and when what it serves changes). */
+  announce(): void {
     this.node.sendControl({ node: this.node.info() });
   }
 

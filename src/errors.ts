@@ -19,6 +19,15 @@ export class HubError extends Error {
   toWire(): { code: number; message: string; temporary: boolean } {
     return { code: this.code, message: this.message, temporary: this.temporary };
   }
+
+  /**
+   * An error an app backend sent (webhook answer, HandleRpc answer), as the client gets it.
+   * Code 0 means "refused" without saying why.
+   */
+  static fromWire(e: { code: number; message: string; temporary: boolean }, fallback = "refused by the application"): HubError {
+    const code = e.code === 0 ? ErrorCode.ERROR_CODE_PERMISSION_DENIED : (e.code as ErrorCode);
+    return new HubError(code, e.message || fallback, e.temporary);
+  }
 }
 
 const errInternal = (msg = "internal error", cause?: unknown) =>

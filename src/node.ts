@@ -21,6 +21,8 @@ import { createCounters } from "./node-counters.js";
 import { OrderedDelivery } from "./ordered-delivery.js";
 import { PresenceKeeper } from "./presence-keeper.js";
 import { Proxy } from "./proxy/proxy.js";
+import { RpcRouter } from "./rpc/rpc-router.js";
+import { RpcWorkers } from "./rpc/rpc-workers.js";
 import { SessionRegistry, type ClientSession } from "./sessions.js";
 import { UserConnectionLimit } from "./user-connection-limit.js";
 import type { UserConnectionStore } from "./user-connections/user-connection-store.js";
@@ -99,6 +101,8 @@ export class HubNode {
   readonly clock: Clock;
   /** The app backend's webhooks, asked by the sessions of this node. */
   readonly proxy: Proxy;
+  /** Browser rpc answered by backends' HandleRpc streams, on this node or another. */
+  readonly rpc: RpcRouter;
   private ticker: Timer | undefined;
   private readonly startedAt: number;
   private closed = false;
@@ -134,6 +138,13 @@ export class HubNode {
       channels: (pattern) => this.localChannels(pattern),
       sendControl: (control, onFailure) => this.publishToBroker({ origin: this.id, channel: "", control }, onFailure),
     }, this.clock);
+    // A worker attaching or leaving is announced at once, so other nodes route to it soon.
+    const workers = new RpcWorkers(this.clock, deps.config.rpcTimeoutMs, () => !this.closed && this.cluster.announce());
+    this.rpc = new RpcRouter(workers, {
+      id: this.id,
+      peers: () => this.cluster.info().filter((n) => n.id !== this.id),
+      sendControl: (control, onFailure) => this.publishToBroker({ origin: this.id, channel: "", control }, onFailure),
+    }, this.clock, deps.config.rpcTimeoutMs);
   }
 
   async start(): Promise<void> {
@@ -274,7 +285,8 @@ export class HubNode {
       if (env.publication) this.ordered.deliver(env.channel, env.publication);
       else if (env.join?.info) this.hub.fanOut(ChannelEvent.join(env.channel, env.join.info));
       else if (env.leave?.info) this.hub.fanOut(ChannelEvent.leave(env.channel, env.leave.info));
-      else if (env.control && !this.cluster.onControl(env.control, env.origin)) this.applyUserControl(env.control);
+      else if (env.control && !this.cluster.onControl(env.control, env.origin) && !this.rpc.onControl(env.control, env.origin))
+        this.applyUserControl(env.control);
     } catch (err) {
       this.log.error({ err, channel: env.channel }, "failed to deliver an envelope from the broker");
     }
@@ -392,6 +404,7 @@ export class HubNode {
       uptimeSeconds: String(Math.floor((this.clock.now() - this.startedAt) / 1000)),
       broker: this.broker.kind,
       brokerHealthy: this.broker.healthy(),
+      rpcMethods: this.rpc.workers.methods(),
     };
   }
 
@@ -434,6 +447,7 @@ export class HubNode {
     this.presenceKeeper.stop();
     this.cluster.stop();
     this.ordered.close();
+    this.rpc.close();
     const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_SHUTDOWN, "shutdown");
     for (const s of this.sessions.all()) s.disconnect(d);
     // Before the stores close: the cluster must not go on counting this node's connections.

@@ -1,6 +1,6 @@
 import type { TokenVerifier } from "./auth/jwt.js";
 import type { NamespaceOptions } from "./config.js";
-import { errBadRequest, errMethodNotFound, errPermissionDenied } from "./errors.js";
+import { errBadRequest, errPermissionDenied } from "./errors.js";
 import type {
   HistoryCommand,
   HistoryResult,
@@ -50,12 +50,12 @@ export async function publish(ctx: CommandContext, channel: string, data: Buffer
 
 /**
  * A method the app answers: the rpc webhook of the method's namespace (`ns:name`), else the
- * global one.
+ * global one; without a webhook, a backend's HandleRpc worker on any node (broker-first).
  */
 export async function rpc(ctx: CommandContext, method: string, data: Buffer): Promise<RpcResult> {
   if (method === "") throw errBadRequest("method is required");
   const ep = ctx.proxy.endpoint("rpc", rpcNamespace(ctx.node, method));
-  if (!ep) throw errMethodNotFound(`no rpc webhook answers ${JSON.stringify(method)} (proxyRpcUrl, or the namespace's rpcProxy)`);
+  if (!ep) return { data: await ctx.node.rpc.call(method, data, ctx.info) };
   const r = await ctx.ask("rpc", ep, { context: ctx.proxyContext(), method, data });
   return { data: r.data };
 }

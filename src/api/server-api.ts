@@ -28,6 +28,7 @@ import { validateChannel } from "../channel.js";
 import { errBadRequest, errNotAvailable, toHubError } from "../errors.js";
 import type { Subscriber } from "../hub.js";
 import type { HubNode } from "../node.js";
+import type { RpcWorkers } from "../rpc/rpc-workers.js";
 import type { ChannelEvent } from "../channel-event.js";
 import { randomUUID } from "node:crypto";
 import { checkIdempotencyKey } from "../idempotency/idempotency-store.js";
@@ -42,6 +43,11 @@ export const MAX_CHANNELS_PER_REQUEST = 1000;
  */
 export class ServerApi {
   constructor(private readonly node: HubNode) {}
+
+  /** HandleRpc: the workers of this node, which a backend's stream joins and leaves. */
+  get rpcWorkers(): RpcWorkers {
+    return this.node.rpc.workers;
+  }
 
   async publish(req: PublishRequest): Promise<PublishResponse> {
     checkIdempotencyKey(req.idempotencyKey);

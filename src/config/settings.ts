@@ -92,6 +92,7 @@ export const SETTINGS = defineSettings({
   proxyRpcTimeoutMs: { kind: "number", default: 10_000, doc: "rpc webhook timeout, ms" },
   proxyNotifyTimeoutMs: { kind: "number", default: 3000, doc: "timeout of one disconnect or unsubscribe notification attempt, ms" },
   proxyNotifyRetrySeconds: { kind: "number", default: 60, doc: "how long a notification the app did not take is retried" },
+  rpcTimeoutMs: { kind: "number", default: 10_000, doc: "time a backend's HandleRpc stream has to answer a browser rpc (broker-first rpc), ms" },
   clientQueueMaxBytes: { kind: "number", default: 4 * MiB, doc: "a client further behind is disconnected (3008)" },
   maxMessageBytes: { kind: "number", default: 64 * 1024, doc: "largest client frame (bigger: close 1009)" },
   maxConnections: { kind: "number", default: 0, defaultText: "0 (no cap)", doc: "connections this node holds at once (WebSocket, SSE, long-poll); past it: close 3014 / HTTP 503" },

@@ -6,12 +6,15 @@ import { errLimitExceeded } from "../errors.js";
 import type { ClientInfo, Publication } from "../gen/realtime/v1/types.js";
 import { HubServiceService, PublishStreamRequest } from "../gen/realtime/v1/hub.js";
 import type {
+  HandleRpcRequest,
+  HandleRpcResponse,
   HubServiceServer,
   PublishStreamResponse,
   SubscribeRequest,
   SubscribeResponse,
 } from "../gen/realtime/v1/hub.js";
 import { checkApiKey } from "./auth.js";
+import { serveRpcWorker } from "./handle-rpc.js";
 import { toServiceError } from "./status.js";
 
 /** Publishes of one PublishStream started but not yet acked before the stream stops reading. */
@@ -225,6 +228,15 @@ export function createHubService(
      * backend cannot make the hub buffer without bound (a count alone let 1 MiB publications
      * pile up to gigabytes).
      */
+    /** A backend worker serving browsers' rpc (grpc/handle-rpc.ts). */
+    handleRpc(call: ServerDuplexStream<HandleRpcRequest, HandleRpcResponse>) {
+      const denied = checkApiKey(call.metadata, apiKey);
+      if (denied) return void call.emit("error", toServiceError(denied, log));
+      const end = serveRpcWorker(call, api.rpcWorkers, log);
+      streams.set(call, end);
+      for (const ev of ["cancelled", "close", "error", "finish"] as const) call.on(ev, () => streams.delete(call));
+    },
+
     subscribe(call: ServerWritableStream<SubscribeRequest, SubscribeResponse>) {
       const denied = checkApiKey(call.metadata, apiKey);
       if (denied) return void call.emit("error", toServiceError(denied, log));

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { Config, NamespaceOptions } from "../config.js";
 import { Disconnect, errPermissionDenied, errUnauthorized, HubError } from "../errors.js";
 import type { DisconnectPush } from "../gen/realtime/v1/client.js";
-import { DisconnectCode, ErrorCode, type Error as WireError } from "../gen/realtime/v1/types.js";
+import { DisconnectCode, ErrorCode } from "../gen/realtime/v1/types.js";
 import { embedJsonIn, embedJsonOut } from "../protocol/codec.js";
 import { VERSION } from "../version.js";
 import { CallFailure } from "./call-failure.js";
@@ -140,7 +140,7 @@ export class Proxy {
       }
       if (answer.error) {
         outcome = "error";
-        const e = errorFrom(answer.error);
+        const e = HubError.fromWire(answer.error);
         code = e.code;
         throw e;
       }
@@ -249,12 +249,6 @@ function decodeAnswer<T>(codec: { decode(b: Uint8Array): T; fromJSON(o: unknown)
   } catch (err) {
     throw new CallFailure("invalid", `the answer does not decode: ${(err as Error).message}`, true, { cause: err });
   }
-}
-
-/** The backend's error, as the client gets it. Code 0 means "refused" without saying why. */
-function errorFrom(e: WireError): HubError {
-  const code = e.code === 0 ? ErrorCode.ERROR_CODE_PERMISSION_DENIED : (e.code as ErrorCode);
-  return new HubError(code, e.message || "refused by the application", e.temporary);
 }
 
 /**

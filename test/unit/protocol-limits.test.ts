@@ -8,6 +8,7 @@ import { MAX_CHANNELS_PER_REQUEST } from "../../src/api/server-api.js";
 import { MAX_IDEMPOTENCY_KEY_BYTES } from "../../src/idempotency/idempotency-store.js";
 import { MAX_CHANNELS_PATTERN_LENGTH } from "../../src/channels-query.js";
 import { MAX_IN_FLIGHT } from "../../src/grpc/hub-service.js";
+import { MAX_CALLS_PER_WORKER } from "../../src/rpc/rpc-workers.js";
 
 /** The table rows of docs/protocol.md's Limits section. */
 function limitRows(): string[] {
@@ -48,6 +49,8 @@ describe("docs/protocol.md Limits", () => {
     ["`Channels` pattern", [`${MAX_CHANNELS_PATTERN_LENGTH} characters`]],
     ["publishes of one `PublishStream`", [String(MAX_IN_FLIGHT)]],
     ["events a `Subscribe` stream", [count(cfg.subscribeBacklogMaxEvents), size(cfg.subscribeBacklogMaxBytes)]],
+    ["calls one `HandleRpc` worker has unanswered", [count(MAX_CALLS_PER_WORKER)]],
+    ["time a `HandleRpc` worker has to answer", ["`rpcTimeoutMs`", `${cfg.rpcTimeoutMs / 1000} s`]],
   ];
 
   it.each(limits)("states %s with its value", (label, says) => {

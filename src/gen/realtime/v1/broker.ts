@@ -7,7 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ChannelInfo, DisconnectRequest, NodeInfo, UnsubscribeRequest } from "./hub.js";
-import { Join, Leave, Publication } from "./types.js";
+import { ClientInfo, Error, Join, Leave, Publication } from "./types.js";
 
 export const protobufPackage = "realtime.v1";
 
@@ -43,7 +43,34 @@ export interface Control {
     | ChannelsQuery
     | undefined;
   /** One node's answer to a ChannelsQuery; nodes other than the one it is `to` ignore it. */
-  channelsAnswer?: ChannelsAnswer | undefined;
+  channelsAnswer?:
+    | ChannelsAnswer
+    | undefined;
+  /** A browser rpc for a HandleRpc worker attached to node `to`, and that node's reply. */
+  rpcCall?: RpcCall | undefined;
+  rpcReply?: RpcReply | undefined;
+}
+
+/**
+ * Sent by the node that holds the calling browser to a node whose announcement lists a
+ * matching method (NodeInfo.rpc_methods); other nodes ignore it.
+ */
+export interface RpcCall {
+  /** Chosen by the calling node (the envelope's origin); echoed in the reply. */
+  requestId: string;
+  to: string;
+  method: string;
+  data: Buffer;
+  info: ClientInfo | undefined;
+}
+
+export interface RpcReply {
+  requestId: string;
+  /** The calling node. */
+  to: string;
+  data: Buffer;
+  /** Set when the call failed (the worker refused it, or none was attached any more). */
+  error: Error | undefined;
 }
 
 /** Published by the node that serves a Channels call; every other node answers it. */
@@ -236,6 +263,8 @@ function createBaseControl(): Control {
     node: undefined,
     channelsQuery: undefined,
     channelsAnswer: undefined,
+    rpcCall: undefined,
+    rpcReply: undefined,
   };
 }
 
@@ -255,6 +284,12 @@ export const Control: MessageFns<Control> = {
     }
     if (message.channelsAnswer !== undefined) {
       ChannelsAnswer.encode(message.channelsAnswer, writer.uint32(42).fork()).join();
+    }
+    if (message.rpcCall !== undefined) {
+      RpcCall.encode(message.rpcCall, writer.uint32(50).fork()).join();
+    }
+    if (message.rpcReply !== undefined) {
+      RpcReply.encode(message.rpcReply, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -312,6 +347,22 @@ export const Control: MessageFns<Control> = {
             message.channelsAnswer = ChannelsAnswer.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.rpcCall = RpcCall.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.rpcReply = RpcReply.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -339,6 +390,16 @@ export const Control: MessageFns<Control> = {
         : isSet(object.channels_answer)
         ? ChannelsAnswer.fromJSON(object.channels_answer)
         : undefined,
+      rpcCall: isSet(object.rpcCall)
+        ? RpcCall.fromJSON(object.rpcCall)
+        : isSet(object.rpc_call)
+        ? RpcCall.fromJSON(object.rpc_call)
+        : undefined,
+      rpcReply: isSet(object.rpcReply)
+        ? RpcReply.fromJSON(object.rpcReply)
+        : isSet(object.rpc_reply)
+        ? RpcReply.fromJSON(object.rpc_reply)
+        : undefined,
     };
   },
 
@@ -358,6 +419,12 @@ export const Control: MessageFns<Control> = {
     }
     if (message.channelsAnswer !== undefined) {
       obj.channelsAnswer = ChannelsAnswer.toJSON(message.channelsAnswer);
+    }
+    if (message.rpcCall !== undefined) {
+      obj.rpcCall = RpcCall.toJSON(message.rpcCall);
+    }
+    if (message.rpcReply !== undefined) {
+      obj.rpcReply = RpcReply.toJSON(message.rpcReply);
     }
     return obj;
   },
@@ -380,6 +447,272 @@ export const Control: MessageFns<Control> = {
     message.channelsAnswer = (object.channelsAnswer !== undefined && object.channelsAnswer !== null)
       ? ChannelsAnswer.fromPartial(object.channelsAnswer)
       : undefined;
+    message.rpcCall = (object.rpcCall !== undefined && object.rpcCall !== null)
+      ? RpcCall.fromPartial(object.rpcCall)
+      : undefined;
+    message.rpcReply = (object.rpcReply !== undefined && object.rpcReply !== null)
+      ? RpcReply.fromPartial(object.rpcReply)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRpcCall(): RpcCall {
+  return { requestId: "", to: "", method: "", data: Buffer.alloc(0), info: undefined };
+}
+
+export const RpcCall: MessageFns<RpcCall> = {
+  encode(message: RpcCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.to !== "") {
+      writer.uint32(18).string(message.to);
+    }
+    if (message.method !== "") {
+      writer.uint32(26).string(message.method);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(34).bytes(message.data);
+    }
+    if (message.info !== undefined) {
+      ClientInfo.encode(message.info, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RpcCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRpcCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.info = ClientInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RpcCall {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      info: isSet(object.info) ? ClientInfo.fromJSON(object.info) : undefined,
+    };
+  },
+
+  toJSON(message: RpcCall): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.info !== undefined) {
+      obj.info = ClientInfo.toJSON(message.info);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RpcCall>, I>>(base?: I): RpcCall {
+    return RpcCall.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RpcCall>, I>>(object: I): RpcCall {
+    const message = createBaseRpcCall();
+    message.requestId = object.requestId ?? "";
+    message.to = object.to ?? "";
+    message.method = object.method ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    message.info = (object.info !== undefined && object.info !== null)
+      ? ClientInfo.fromPartial(object.info)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRpcReply(): RpcReply {
+  return { requestId: "", to: "", data: Buffer.alloc(0), error: undefined };
+}
+
+export const RpcReply: MessageFns<RpcReply> = {
+  encode(message: RpcReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.to !== "") {
+      writer.uint32(18).string(message.to);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(26).bytes(message.data);
+    }
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RpcReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRpcReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RpcReply {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
+    };
+  },
+
+  toJSON(message: RpcReply): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.error !== undefined) {
+      obj.error = Error.toJSON(message.error);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RpcReply>, I>>(base?: I): RpcReply {
+    return RpcReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RpcReply>, I>>(object: I): RpcReply {
+    const message = createBaseRpcReply();
+    message.requestId = object.requestId ?? "";
+    message.to = object.to ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
     return message;
   },
 };
@@ -710,6 +1043,14 @@ export const ChannelsAnswer_ChannelsEntry: MessageFns<ChannelsAnswer_ChannelsEnt
     return message;
   },
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -210,6 +210,8 @@ export interface NodeInfo {
   uptimeSeconds: string;
   broker: string;
   brokerHealthy: boolean;
+  /** Method patterns the HandleRpc streams attached to this node serve. */
+  rpcMethods: string[];
 }
 
 export interface InfoResponse {
@@ -236,6 +238,39 @@ export interface UnsubscribeRequest {
 }
 
 export interface UnsubscribeResponse {
+}
+
+/** What a HandleRpc worker sends: first `register`, then answers. */
+export interface HandleRpcRequest {
+  register?: RpcRegister | undefined;
+  answer?: RpcAnswer | undefined;
+}
+
+/**
+ * The methods a worker serves: exact names, or patterns where `*` matches any run of
+ * characters ("billing:*", "*").
+ */
+export interface RpcRegister {
+  methods: string[];
+}
+
+/** The answer to one call. */
+export interface RpcAnswer {
+  /** The call's id (HandleRpcResponse.id). */
+  id: string;
+  /** The result the browser gets (JSON for browsers speaking JSON), when there is no error. */
+  data: Buffer;
+  /** Refuses the call; the browser gets this error (code 0 reads as 103, permission denied). */
+  error: Error | undefined;
+}
+
+/** One browser rpc for the worker to answer within rpcTimeoutMs. */
+export interface HandleRpcResponse {
+  id: string;
+  method: string;
+  data: Buffer;
+  /** Who called: user, connection id, connection info. */
+  info: ClientInfo | undefined;
 }
 
 function createBasePublishRequest(): PublishRequest {
@@ -2638,6 +2673,7 @@ function createBaseNodeInfo(): NodeInfo {
     uptimeSeconds: "0",
     broker: "",
     brokerHealthy: false,
+    rpcMethods: [],
   };
 }
 
@@ -2669,6 +2705,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     }
     if (message.brokerHealthy !== false) {
       writer.uint32(72).bool(message.brokerHealthy);
+    }
+    for (const v of message.rpcMethods) {
+      writer.uint32(82).string(v!);
     }
     return writer;
   },
@@ -2758,6 +2797,14 @@ export const NodeInfo: MessageFns<NodeInfo> = {
             message.brokerHealthy = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.rpcMethods.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2805,6 +2852,11 @@ export const NodeInfo: MessageFns<NodeInfo> = {
         : isSet(object.broker_healthy)
         ? globalThis.Boolean(object.broker_healthy)
         : false,
+      rpcMethods: globalThis.Array.isArray(object?.rpcMethods)
+        ? object.rpcMethods.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.rpc_methods)
+        ? object.rpc_methods.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2837,6 +2889,9 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     if (message.brokerHealthy !== false) {
       obj.brokerHealthy = message.brokerHealthy;
     }
+    if (message.rpcMethods?.length) {
+      obj.rpcMethods = message.rpcMethods;
+    }
     return obj;
   },
 
@@ -2854,6 +2909,7 @@ export const NodeInfo: MessageFns<NodeInfo> = {
     message.uptimeSeconds = object.uptimeSeconds ?? "0";
     message.broker = object.broker ?? "";
     message.brokerHealthy = object.brokerHealthy ?? false;
+    message.rpcMethods = object.rpcMethods?.map((e) => e) || [];
     return message;
   },
 };
@@ -3247,6 +3303,384 @@ export const UnsubscribeResponse: MessageFns<UnsubscribeResponse> = {
   },
 };
 
+function createBaseHandleRpcRequest(): HandleRpcRequest {
+  return { register: undefined, answer: undefined };
+}
+
+export const HandleRpcRequest: MessageFns<HandleRpcRequest> = {
+  encode(message: HandleRpcRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.register !== undefined) {
+      RpcRegister.encode(message.register, writer.uint32(10).fork()).join();
+    }
+    if (message.answer !== undefined) {
+      RpcAnswer.encode(message.answer, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HandleRpcRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHandleRpcRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.register = RpcRegister.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.answer = RpcAnswer.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HandleRpcRequest {
+    return {
+      register: isSet(object.register) ? RpcRegister.fromJSON(object.register) : undefined,
+      answer: isSet(object.answer) ? RpcAnswer.fromJSON(object.answer) : undefined,
+    };
+  },
+
+  toJSON(message: HandleRpcRequest): unknown {
+    const obj: any = {};
+    if (message.register !== undefined) {
+      obj.register = RpcRegister.toJSON(message.register);
+    }
+    if (message.answer !== undefined) {
+      obj.answer = RpcAnswer.toJSON(message.answer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HandleRpcRequest>, I>>(base?: I): HandleRpcRequest {
+    return HandleRpcRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HandleRpcRequest>, I>>(object: I): HandleRpcRequest {
+    const message = createBaseHandleRpcRequest();
+    message.register = (object.register !== undefined && object.register !== null)
+      ? RpcRegister.fromPartial(object.register)
+      : undefined;
+    message.answer = (object.answer !== undefined && object.answer !== null)
+      ? RpcAnswer.fromPartial(object.answer)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseRpcRegister(): RpcRegister {
+  return { methods: [] };
+}
+
+export const RpcRegister: MessageFns<RpcRegister> = {
+  encode(message: RpcRegister, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.methods) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RpcRegister {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRpcRegister();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.methods.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RpcRegister {
+    return {
+      methods: globalThis.Array.isArray(object?.methods) ? object.methods.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: RpcRegister): unknown {
+    const obj: any = {};
+    if (message.methods?.length) {
+      obj.methods = message.methods;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RpcRegister>, I>>(base?: I): RpcRegister {
+    return RpcRegister.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RpcRegister>, I>>(object: I): RpcRegister {
+    const message = createBaseRpcRegister();
+    message.methods = object.methods?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRpcAnswer(): RpcAnswer {
+  return { id: "", data: Buffer.alloc(0), error: undefined };
+}
+
+export const RpcAnswer: MessageFns<RpcAnswer> = {
+  encode(message: RpcAnswer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RpcAnswer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRpcAnswer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RpcAnswer {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
+    };
+  },
+
+  toJSON(message: RpcAnswer): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.error !== undefined) {
+      obj.error = Error.toJSON(message.error);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RpcAnswer>, I>>(base?: I): RpcAnswer {
+    return RpcAnswer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RpcAnswer>, I>>(object: I): RpcAnswer {
+    const message = createBaseRpcAnswer();
+    message.id = object.id ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    return message;
+  },
+};
+
+function createBaseHandleRpcResponse(): HandleRpcResponse {
+  return { id: "", method: "", data: Buffer.alloc(0), info: undefined };
+}
+
+export const HandleRpcResponse: MessageFns<HandleRpcResponse> = {
+  encode(message: HandleRpcResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.method !== "") {
+      writer.uint32(18).string(message.method);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(26).bytes(message.data);
+    }
+    if (message.info !== undefined) {
+      ClientInfo.encode(message.info, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HandleRpcResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHandleRpcResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.info = ClientInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HandleRpcResponse {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      info: isSet(object.info) ? ClientInfo.fromJSON(object.info) : undefined,
+    };
+  },
+
+  toJSON(message: HandleRpcResponse): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.info !== undefined) {
+      obj.info = ClientInfo.toJSON(message.info);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HandleRpcResponse>, I>>(base?: I): HandleRpcResponse {
+    return HandleRpcResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HandleRpcResponse>, I>>(object: I): HandleRpcResponse {
+    const message = createBaseHandleRpcResponse();
+    message.id = object.id ?? "";
+    message.method = object.method ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    message.info = (object.info !== undefined && object.info !== null)
+      ? ClientInfo.fromPartial(object.info)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * The server API that application backends call.
  * Auth: metadata `authorization: apikey <key>` when the hub has an API key.
@@ -3381,6 +3815,21 @@ export const HubServiceService = {
     responseSerialize: (value: UnsubscribeResponse): Buffer => Buffer.from(UnsubscribeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UnsubscribeResponse => UnsubscribeResponse.decode(value),
   },
+  /**
+   * A backend worker answers browsers' rpc commands without a webhook (the broker-first
+   * mode): it opens this stream, sends one `register` naming the methods it serves, then
+   * gets one HandleRpcResponse per browser rpc and sends one `answer` per call, with the
+   * call's id. Calls reach it from any node of the cluster, through the broker.
+   */
+  handleRpc: {
+    path: "/realtime.v1.HubService/HandleRpc" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: HandleRpcRequest): Buffer => Buffer.from(HandleRpcRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HandleRpcRequest => HandleRpcRequest.decode(value),
+    responseSerialize: (value: HandleRpcResponse): Buffer => Buffer.from(HandleRpcResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HandleRpcResponse => HandleRpcResponse.decode(value),
+  },
 } as const;
 
 export interface HubServiceServer extends UntypedServiceImplementation {
@@ -3413,6 +3862,13 @@ export interface HubServiceServer extends UntypedServiceImplementation {
   disconnect: handleUnaryCall<DisconnectRequest, DisconnectResponse>;
   /** Unsubscribe a user's connections from a channel. */
   unsubscribe: handleUnaryCall<UnsubscribeRequest, UnsubscribeResponse>;
+  /**
+   * A backend worker answers browsers' rpc commands without a webhook (the broker-first
+   * mode): it opens this stream, sends one `register` naming the methods it serves, then
+   * gets one HandleRpcResponse per browser rpc and sends one `answer` per call, with the
+   * call's id. Calls reach it from any node of the cluster, through the broker.
+   */
+  handleRpc: handleBidiStreamingCall<HandleRpcRequest, HandleRpcResponse>;
 }
 
 export interface HubServiceClient extends Client {
@@ -3592,6 +4048,18 @@ export interface HubServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UnsubscribeResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * A backend worker answers browsers' rpc commands without a webhook (the broker-first
+   * mode): it opens this stream, sends one `register` naming the methods it serves, then
+   * gets one HandleRpcResponse per browser rpc and sends one `answer` per call, with the
+   * call's id. Calls reach it from any node of the cluster, through the broker.
+   */
+  handleRpc(): ClientDuplexStream<HandleRpcRequest, HandleRpcResponse>;
+  handleRpc(options: Partial<CallOptions>): ClientDuplexStream<HandleRpcRequest, HandleRpcResponse>;
+  handleRpc(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<HandleRpcRequest, HandleRpcResponse>;
 }
 
 export const HubServiceClient = makeGenericClientConstructor(
