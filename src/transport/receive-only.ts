@@ -20,7 +20,9 @@ export type NewSession = (t: Transport, req: IncomingMessage) => Session | Refus
  */
 export function subscriptionsFrom(req: IncomingMessage, url: URL, node: HubNode): SubscribeCommand[] {
   const channels = url.searchParams.getAll("channel");
-  if (channels.length === 0) throw errBadRequest("at least one channel query parameter is required");
+  // With a connect webhook the app may subscribe the client itself (server-side subscriptions).
+  if (channels.length === 0 && !node.proxy.endpoint("connect"))
+    throw errBadRequest("at least one channel query parameter is required");
   if (channels.length > MAX_QUERY_CHANNELS) throw errBadRequest(`at most ${MAX_QUERY_CHANNELS} channels`);
   const since = new Map<string, { epoch: string; offset: string }>();
   const lastEventId = req.headers["last-event-id"];

@@ -7,6 +7,8 @@ export interface WebhookCall {
   /** The path's last segment: the test gives each call kind its own URL. */
   kind: string;
   body: any;
+  /** The body's bytes as sent (protobuf bodies, signature checks). */
+  raw: Buffer;
   headers: IncomingHttpHeaders;
   /** Whether the signature checks out with the backend's secret, within the replay window. */
   signed: boolean;
@@ -63,7 +65,7 @@ export class WebhookBackend {
     } catch {
       body = raw;
     }
-    const call: WebhookCall = { kind, body, headers, signed };
+    const call: WebhookCall = { kind, body, raw, headers, signed };
     this.calls.push(call);
     const handler = this.handlers[kind];
     const out = handler ? await handler(body, call) : { result: {} };

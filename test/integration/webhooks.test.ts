@@ -4,6 +4,9 @@ import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 import { eventually } from "../helpers/until.js";
 import { WebhookBackend } from "../helpers/webhook-backend.js";
+import { readSse } from "../helpers/sse-client.js";
+import { signToken } from "../../src/auth/jwt.js";
+import { SubscribeProxyRequest, SubscribeProxyResponse } from "../../src/gen/realtime/v1/proxy.js";
 
 const SECRET = "webhook-secret";
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -208,5 +211,90 @@ describe("webhooks over HTTP (the Symfony-first mode)", () => {
     expect(ids.size).toBe(1);
     expect(mine()[0]!.body).toMatchObject({ channels: ["open:b"], code: 3000 });
     expect(mine().every((d) => d.signed)).toBe(true);
+  });
+
+  it("connects SSE through the webhook with the request's cookie, and streams the channels the app subscribed it to", async () => {
+    app.handlers.connect = (body) => ({ result: { user: body.context.cookies.PHPSESSID === "sse-1" ? "s1" : "", subscriptions: { "news:sse": {} } } });
+    // No channel in the URL: the app's server-side subscription is the stream.
+    const stream = readSse(`${hub.httpUrl}/connection/sse`, 2, { Cookie: "PHPSESSID=sse-1" });
+    await eventually(() => expect(app.of("connect")).toHaveLength(1));
+    expect(app.of("connect")[0]!.body.context).toMatchObject({ transport: "sse", cookies: { PHPSESSID: "sse-1" } });
+    await eventually(async () => {
+      await hub.api.publish({ channel: "news:sse", data: Buffer.from('{"to":"sse"}'), idempotencyKey: "", skipHistory: false, tags: {} });
+      return stream;
+    });
+    const { events, close } = await stream;
+    close();
+    expect(events[0]!.data.connect).toMatchObject({ subs: { "news:sse": { recoverable: true } } });
+    expect(events[1]!.data.push).toMatchObject({ channel: "news:sse", pub: { data: { to: "sse" } } });
+  });
+
+  it("applies a subscribe answer's overrides: hidden from presence, no recovery", async () => {
+    app.handlers.connect = (body) => ({ result: { user: body.data?.user ?? "o1" } });
+    app.handlers.subscribe = (body) =>
+      body.context.user === "ghost" ? { result: { presence: false, recovery: false } } : { result: { info: { seat: 4 } } };
+    const seen = await open();
+    await seen.call({ connect: { data: { user: "o1" } } });
+    const ghost = await open();
+    await ghost.call({ connect: { data: { user: "ghost" } } });
+    // room: has presence; the ghost's subscription is left out of it.
+    expect((await seen.call({ subscribe: { channel: "room:o" } })).error).toBeUndefined();
+    expect((await ghost.call({ subscribe: { channel: "room:o" } })).error).toBeUndefined();
+    const p = await seen.call({ presence: { channel: "room:o" } });
+    expect(Object.values(p.presence.presence)).toEqual([expect.objectContaining({ user: "o1", chanInfo: { seat: 4 } })]);
+    // news: keeps history; the ghost's subscription is not recoverable.
+    expect((await seen.call({ subscribe: { channel: "news:o" } })).subscribe.recoverable).toBe(true);
+    expect((await ghost.call({ subscribe: { channel: "news:o" } })).subscribe.recoverable).toBeUndefined();
+  });
+
+  it("counts calls by kind and outcome, failures by the code the client got, and latency", async () => {
+    app.handlers.connect = () => ({ result: { user: "m1" } });
+    await (await open()).call({ connect: {} });
+    app.handlers.connect = () => "hang";
+    await (await open()).call({ connect: {} });
+    const text = await (await fetch(`${hub.httpUrl}/metrics`)).text();
+    /** A sample of `name` with all these labels (in any order, among others). */
+    const value = (name: string, labels: string[]) =>
+      Number(text.split("\n").find((l) => l.startsWith(name + "{") && labels.every((x) => l.includes(x)))?.split(" ").pop() ?? 0);
+    expect(value("realtime_proxy_calls_total", ['call="connect"', 'outcome="result"'])).toBeGreaterThanOrEqual(1);
+    expect(value("realtime_proxy_calls_total", ['call="connect"', 'outcome="failed"'])).toBeGreaterThanOrEqual(1);
+    expect(value("realtime_proxy_errors_total", ['call="connect"', 'code="108"'])).toBeGreaterThanOrEqual(1);
+    expect(value("realtime_proxy_duration_seconds_count", ['call="connect"'])).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("webhooks with protobuf bodies, and tokens beside them", () => {
+  it("posts application/x-protobuf and reads a protobuf answer; a subscription token wins over the subscribe webhook", async () => {
+    const seen: Array<{ type: string | undefined; channel: string }> = [];
+    const app = await WebhookBackend.start(SECRET);
+    app.handlers.subscribe = (_body, call) => {
+      const req = SubscribeProxyRequest.decode(call.raw);
+      seen.push({ type: call.headers["content-type"], channel: req.channel });
+      const answer = SubscribeProxyResponse.encode({ result: { info: Buffer.from('{"via":"protobuf"}'), expireAt: "0" }, error: undefined, disconnect: undefined }).finish();
+      return { raw: Buffer.from(answer), contentType: "application/x-protobuf" };
+    };
+    const hub = await startTestHub({
+      proxySubscribeUrl: app.url("subscribe"),
+      proxyContentType: "protobuf",
+      proxySecret: SECRET,
+      tokenHmacSecret: "tok",
+      namespaces: [{ ...defaultNamespace("room"), presence: true }],
+    });
+    try {
+      const c = await TestWsClient.connect(hub.wsUrl, await signToken("tok", { sub: "t1" }));
+      expect((await c.call({ subscribe: { channel: "room:1" } })).error).toBeUndefined();
+      expect(seen).toEqual([{ type: "application/x-protobuf", channel: "room:1" }]);
+      expect(app.of("subscribe")[0]!.signed).toBe(true);
+      const p = await c.call({ presence: { channel: "room:1" } });
+      expect(Object.values(p.presence.presence)).toEqual([expect.objectContaining({ user: "t1", chanInfo: { via: "protobuf" } })]);
+      // With a subscription token the token decides; the app is not asked.
+      const token = await signToken("tok", { sub: "t1", channel: "room:2", info: { via: "token" } });
+      expect((await c.call({ subscribe: { channel: "room:2", token } })).error).toBeUndefined();
+      expect(seen).toHaveLength(1);
+      c.close();
+    } finally {
+      await hub.stop();
+      await app.close();
+    }
   });
 });

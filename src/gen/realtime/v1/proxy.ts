@@ -71,7 +71,10 @@ export interface SubscribeOptions {
   info: Buffer;
   /** Unix seconds when the subscription ends unless refreshed (SubRefreshProxy); 0: never. */
   expireAt: string;
-  /** Track the client in the channel's presence. */
+  /**
+   * Track the client in the channel's presence (false: a subscriber others do not see).
+   * Presence queries still need the namespace's `presence`.
+   */
   presence?:
     | boolean
     | undefined;
@@ -3170,9 +3173,11 @@ export const NotifyUnsubscribeResponse: MessageFns<NotifyUnsubscribeResponse> = 
  *   authenticates the call as it would the browser.
  * - grpc:// or grpcs://: these RPCs, implemented by the backend.
  *
- * Every response holds one of `result`, `error` (this request is refused, the connection
- * stays) or `disconnect` (the connection is closed with that code and reason). A response
- * with none of them is a result with every field empty.
+ * Every answer holds exactly one of `result`, `error` (this request is refused, the
+ * connection stays) or `disconnect` (the connection is closed with that code and reason);
+ * `{"result": {}}` is the shortest yes. Anything else (no field, two, unknown fields, a body
+ * that does not decode, HTTP other than 2xx) fails the one operation with a temporary 108;
+ * HTTP 401 and 403 refuse it as 101 and 103 do.
  */
 export type ProxyServiceService = typeof ProxyServiceService;
 export const ProxyServiceService = {
