@@ -39,6 +39,8 @@ interface Subscription {
   by: Grant["by"];
   /** A subscription refresh webhook call is under way. */
   refreshing: boolean;
+  /** The subscription refresh webhook said `expired`: not asked again, it ends at its expiry. */
+  declined?: boolean;
   /** Frames that arrived while subscribing; flushed after the subscribe reply. */
   pending: Frame[] | null;
   /** Their encoded size: bounded like the client's queue, so a stalled subscribe cannot pin memory. */
@@ -175,14 +177,14 @@ export class SessionSubscriptions {
         continue;
       }
       const ep = sub.by === "proxy" ? this.owner.proxy.endpoint("subRefresh", sub.ns) : null;
-      if (ep && sub.expiresAt - now <= leadMs) {
+      if (ep && !sub.declined && sub.expiresAt - now <= leadMs) {
         sub.refreshing = true;
         this.owner
           .ask("subRefresh", ep, { context: this.owner.proxyContext(), channel })
           .then(
             (r) => {
               if (this.subs.get(channel) !== sub) return;
-              if (r.expired) return this.end(channel, UnsubscribeCode.UNSUBSCRIBE_CODE_EXPIRED, "subscription expired");
+              if (r.expired) return void (sub.declined = true);
               sub.expiresAt = Number(r.expireAt) * 1000;
               if (r.info.length > 0) sub.info = { ...sub.info, chanInfo: r.info };
             },

@@ -60,6 +60,8 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   /** Who extends the connection: the client with a new token, or the app (refresh webhook). */
   private authenticatedBy: "token" | "proxy" | "none" = "none";
   private refreshing = false;
+  /** The refresh webhook said `expired`: not asked again, the connection ends at its expiry. */
+  private refreshDeclined = false;
   /** clientCommandRate and clientPublishRate, from the first frame on. */
   private rates: ClientRates | undefined;
 
@@ -352,7 +354,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
       if (now > this.expiresAt) return this.close(disconnectExpired);
       const ep = this.authenticatedBy === "proxy" ? this.node.proxy.endpoint("refresh") : null;
       // Asked one tick ahead, so the answer lands before the expiry it extends.
-      if (ep && this.expiresAt - now <= lead) void this.refreshByProxy(ep);
+      if (ep && !this.refreshDeclined && this.expiresAt - now <= lead) void this.refreshByProxy(ep);
     }
     this.subscriptions.tick(now, lead);
     if (this.transport.bidirectional && now - this.lastSeen > this.node.config.pingIntervalSeconds * 2000)
@@ -378,7 +380,10 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     this.refreshing = true;
     try {
       const r = await this.ask("refresh", ep, { context: this.proxyContext() });
-      if (r.expired) return this.close(disconnectExpired);
+      if (r.expired) {
+        this.refreshDeclined = true;
+        return;
+      }
       this.expiresAt = Number(r.expireAt) * 1000;
       if (r.info.length > 0) this.info = { ...this.info, connInfo: r.info };
     } catch (err) {

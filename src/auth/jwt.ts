@@ -123,6 +123,9 @@ export class TokenVerifier {
     // minted without a sub.
     if (payload.sub === "" && !this.allowAnonymous)
       throw errUnauthorized("invalid token: empty sub claim (anonymous), and anonymous connections are off (allowAnonymous)");
+    // A subscription token (it names a channel) travels in SSE URLs and access logs and may
+    // live longer: it must not open a connection as its user.
+    if (payload.channel !== undefined) throw errUnauthorized("invalid token: a subscription token (it has a channel claim) is not a connection token");
     return { user: payload.sub, expiresAt: payload.exp ?? 0, connInfo: infoBytes(payload.info) };
   }
 

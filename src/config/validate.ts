@@ -39,6 +39,10 @@ export function validateConfig(cfg: Config): void {
     throw new ConfigError(
       "apiKey: the server API needs an API key outside --dev (set --api-key / REALTIME_API_KEY, or --insecure-api to run it open on purpose)",
     );
+  if (!cfg.dev && !cfg.proxySecret && httpWebhooks(cfg).length > 0)
+    throw new ConfigError(
+      `proxySecret: HTTP webhooks are configured (${httpWebhooks(cfg).join(", ")}) and need a secret to sign their requests, or the app cannot tell the hub from anyone who reaches its URLs`,
+    );
   if (cfg.broker === "kafka") {
     if (!cfg.kafkaBrokers.split(",").every((b) => ADDR_RE.test(b.trim())))
       throw new ConfigError(`kafkaBrokers: expected host:port[,host:port...], got ${JSON.stringify(cfg.kafkaBrokers)}`);
@@ -116,4 +120,17 @@ export function validateConfig(cfg: Config): void {
 export function splitAddr(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(":");
   return { host: addr.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(addr.slice(i + 1)) };
+}
+
+/** The settings that send webhooks over HTTP (signed with proxySecret), by name. */
+function httpWebhooks(cfg: Config): string[] {
+  const isHttp = (v: string) => /^https?:\/\//i.test(v.trim());
+  const global = (Object.keys(cfg) as (keyof Config)[]).filter((k) => {
+    const v = cfg[k];
+    return /^proxy.+Url$/.test(k) && typeof v === "string" && isHttp(v);
+  });
+  const namespaced = [cfg.channelDefaults, ...cfg.namespaces].flatMap((ns) =>
+    (["subscribeProxy", "subRefreshProxy", "publishProxy", "rpcProxy", "unsubscribeProxy"] as const).filter((k) => isHttp(ns[k])).map((k) => `${ns.name || "channelDefaults"}.${k}`),
+  );
+  return [...global, ...namespaced];
 }

@@ -26,6 +26,8 @@ export class Notifier {
   private running = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private drained: (() => void) | undefined;
+  /** Set once close() has waited its grace period. */
+  private closing = false;
 
   constructor(
     private readonly retryMs: number,
@@ -38,13 +40,20 @@ export class Notifier {
   }
 
   push(kind: NotifyKind, send: () => Promise<void>): void {
-    if (this.queue.length >= MAX_PENDING_NOTIFICATIONS) {
-      const old = this.queue.shift()!;
-      this.onDrop(old.kind, "queue_full");
-      this.log.warn({ call: old.kind }, "notification queue full: dropped the oldest notification");
+    // Counted with those waiting for a retry: while the app is down, that is where they are.
+    if (this.pending >= MAX_PENDING_NOTIFICATIONS) {
+      const old = this.queue.shift();
+      if (!old) return this.drop(kind, "queue_full");
+      this.drop(old.kind, "queue_full");
     }
     this.queue.push({ kind, send, firstAt: Date.now(), attempts: 0 });
     this.pump();
+  }
+
+  private drop(kind: NotifyKind, reason: "expired" | "queue_full", err?: unknown, attempts?: number): void {
+    this.onDrop(kind, reason);
+    if (reason === "queue_full") this.log.warn({ call: kind }, "notifications: more than 10,000 waiting, dropped one");
+    else this.log.warn({ err, call: kind, attempts }, "notification not taken by the backend in proxyNotifyRetrySeconds: dropped");
   }
 
   private pump(): void {
@@ -55,8 +64,9 @@ export class Notifier {
       n.send().then(
         () => this.done(),
         (err: unknown) => {
-          this.done();
+          // The retry is scheduled first, so close() does not see the notifier drained in between.
           this.retry(n, err);
+          this.done();
         },
       );
     }
@@ -70,12 +80,7 @@ export class Notifier {
 
   private retry(n: Pending, err: unknown): void {
     const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (n.attempts - 1));
-    if (Date.now() + delay - n.firstAt > this.retryMs) {
-      this.onDrop(n.kind, "expired");
-      this.log.warn({ err, call: n.kind, attempts: n.attempts }, "notification not taken by the backend in proxyNotifyRetrySeconds: dropped");
-      if (this.pending === 0) this.drained?.();
-      return;
-    }
+    if (this.closing || Date.now() + delay - n.firstAt > this.retryMs) return this.drop(n.kind, "expired", err, n.attempts);
     const t = setTimeout(() => {
       this.timers.delete(t);
       this.queue.push(n);
@@ -96,6 +101,8 @@ export class Notifier {
         };
       });
     }
+    // Attempts still running that fail from here on are dropped, not retried.
+    this.closing = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     if (this.queue.length + this.running > 0) this.log.warn({ left: this.queue.length + this.running }, "shutdown: notifications not delivered");

@@ -30,7 +30,15 @@ export class OriginPolicy {
   /** Null when `req` may connect, else the error to refuse it with (403); counted. */
   refusal(req: IncomingMessage): HubError | null {
     const origin = req.headers.origin;
-    if (origin === undefined || this.allows(origin, req.headers.host)) return null;
+    if (origin === undefined) {
+      // Browsers leave Origin off top-level navigations and no-cors loads (an iframe, an img)
+      // but say where they come from in Sec-Fetch-Site: another site opening an SSE or poll
+      // URL with the user's cookies is refused like a foreign Origin.
+      if (this.any || req.headers["sec-fetch-site"] !== "cross-site") return null;
+      this.refusals++;
+      return errPermissionDenied("a cross-site request without Origin may not connect (Sec-Fetch-Site: cross-site)");
+    }
+    if (this.allows(origin, req.headers.host)) return null;
     this.refusals++;
     return errPermissionDenied(`origin ${JSON.stringify(origin)} is not allowed to connect (allowedOrigins)`);
   }

@@ -113,6 +113,15 @@ describe("allowed origins, default outside --dev: the hub's own origin only", ()
     expect(plain.headers["access-control-allow-origin"]).toBeUndefined();
   });
 
+  it("SSE and long-poll: a cross-site load without Origin (a navigation, an iframe) is refused; same-site is not", async () => {
+    const crossSite = await request(hub, SSE, { "Sec-Fetch-Site": "cross-site" });
+    expect(crossSite.status).toBe(403);
+    expect(JSON.parse(crossSite.body).error.code).toBe(PERMISSION_DENIED);
+    expect((await request(hub, POLL, { "Sec-Fetch-Site": "cross-site" })).status).toBe(403);
+    expect((await request(hub, SSE, { "Sec-Fetch-Site": "same-origin" })).status).toBe(200);
+    expect((await request(hub, SSE, { "Sec-Fetch-Site": "none" })).status).toBe(200);
+  });
+
   it("preflight: an allowed origin gets 204 with methods and the asked headers; another 403", async () => {
     const ok = await request(hub, SSE, { Origin: own, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "last-event-id" }, "OPTIONS");
     expect(ok.status).toBe(204);

@@ -84,8 +84,12 @@ describe("expiry and refresh", () => {
     app!.handlers.connect = () => ({ result: { user: "u1", expireAt: String(nowS() + 30) } });
     app!.handlers.refresh = () => ({ result: { expired: true } });
     const c = await client();
+    await tick(c); // 5 s left: asked, declined; the connection lives until its expiry
+    await eventually(() => expect(app!.of("refresh")).toHaveLength(1));
+    expect(c.closeCode).toBeNull();
     await tick(c);
     expect(await c.waitClosed()).toBe(3005);
+    expect(app!.of("refresh")).toHaveLength(1);
 
     app!.handlers.refresh = () => ({ raw: "down", status: 503 });
     const d = await client();

@@ -219,10 +219,9 @@ describe("webhooks over HTTP (the Symfony-first mode)", () => {
     const stream = readSse(`${hub.httpUrl}/connection/sse`, 2, { Cookie: "PHPSESSID=sse-1" });
     await eventually(() => expect(app.of("connect")).toHaveLength(1));
     expect(app.of("connect")[0]!.body.context).toMatchObject({ transport: "sse", cookies: { PHPSESSID: "sse-1" } });
-    await eventually(async () => {
-      await hub.api.publish({ channel: "news:sse", data: Buffer.from('{"to":"sse"}'), idempotencyKey: "", skipHistory: false, tags: {} });
-      return stream;
-    });
+    // Published once the app's subscription is in place (the connect webhook answered).
+    await eventually(() => expect(hub.node.hub.numSubscribers("news:sse")).toBe(1));
+    await hub.api.publish({ channel: "news:sse", data: Buffer.from('{"to":"sse"}'), idempotencyKey: "", skipHistory: false, tags: {} });
     const { events, close } = await stream;
     close();
     expect(events[0]!.data.connect).toMatchObject({ subs: { "news:sse": { recoverable: true } } });

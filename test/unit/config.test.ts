@@ -391,3 +391,17 @@ describe("config", () => {
     });
   });
 });
+
+describe("webhook settings", () => {
+  const base = { apiKey: "k" };
+  it("refuses HTTP webhooks without proxySecret outside --dev, naming them", () => {
+    expect(() => loadConfig({ overrides: { ...base, proxyConnectUrl: "http://app/connect" } })).toThrow(/^proxySecret: .*proxyConnectUrl/);
+    expect(() => loadConfig({ overrides: { ...base, namespaces: [{ ...defaultNamespace("chat"), publishProxy: "https://app/publish" }] } })).toThrow(
+      /^proxySecret: .*chat\.publishProxy/,
+    );
+    expect(loadConfig({ overrides: { ...base, proxyConnectUrl: "http://app/connect", proxySecret: "s" } }).proxySecret).toBe("s");
+    // gRPC webhooks are not signed (use grpcs://), and --dev only warns.
+    expect(loadConfig({ overrides: { ...base, proxyConnectUrl: "grpc://app:9000" } }).proxyConnectUrl).toBe("grpc://app:9000");
+    expect(loadConfig({ overrides: { dev: true, proxyConnectUrl: "http://app/connect" } }).proxySecret).toBe("");
+  });
+});

@@ -137,6 +137,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       history: (channel, opts) => this.history(channel, opts),
       release: (sub, tellHub) => this.release(sub, tellHub),
       refresh: (channel, token) => this.request("subRefresh", { channel, token }),
+      canRefresh: () => this.transport === "websocket",
     };
   }
 

@@ -65,6 +65,8 @@ export interface SubscriptionHost {
   release(sub: SubscriptionControl, tellHub: boolean): Promise<void>;
   /** A new subscription token for `channel` (sub_refresh); resolves with the new ttl. */
   refresh(channel: string, token: string): Promise<{ ttl?: number }>;
+  /** Whether the current connection takes commands (WebSocket; SSE does not). */
+  canRefresh(): boolean;
 }
 
 /**
@@ -216,7 +218,8 @@ export class Subscription<T = unknown> implements SubscriptionControl {
   private scheduleRefresh(ttl: number): void {
     this.stopRefresh();
     const getToken = this.options.getToken;
-    if (!ttl || !getToken || this.state !== "subscribed") return;
+    // Over SSE there is no sub_refresh: the hub ends the subscription (2002) at expiry.
+    if (!ttl || !getToken || this.state !== "subscribed" || !this.host.canRefresh()) return;
     this.refreshTimer = setTimeout(() => void this.refresh(getToken), ttl * 800);
   }
 
@@ -230,6 +233,7 @@ export class Subscription<T = unknown> implements SubscriptionControl {
       const e = err instanceof RealtimeError ? err : new RealtimeError(ClientErrorCode.TOKEN, `subscription token refresh failed: ${String(err)}`, true);
       this.call(() => this.options.onError?.(e));
       // Tried again shortly; if it never works the hub ends the subscription (2002) at expiry.
+      this.stopRefresh();
       this.refreshTimer = setTimeout(() => void this.refresh(getToken), 5000);
     }
   }
