@@ -124,3 +124,14 @@ describe("tokens end to end (WebSocket, non-dev hub)", () => {
     expect(user.closeCode).toBeNull();
   });
 });
+
+describe("TokenVerifier: kinds of token", () => {
+  it("refuses a subscription token (it names a channel) as a connection token", async () => {
+    const v = new TokenVerifier(secret);
+    const sub = await signToken(secret, { sub: "7", channel: "private:x" });
+    const e = await refusal(v.verifyConnect(sub));
+    expect(e.code).toBe(101);
+    expect(e.message).toMatch(/subscription token/);
+    expect((await v.verifySubscribe(sub, "7", "private:x")).channel).toBe("private:x");
+  });
+});
