@@ -139,11 +139,12 @@ export class SessionSubscriptions {
       sub.offset = Number(result.offset);
       this.node.notePosition(channel, { epoch: result.epoch, offset: result.offset });
       await this.node.join(channel, info, ns);
-      if (this.owner.closed) {
-        // Closed while joining: releaseAll() ran before the join landed, so undo it here or
-        // the presence entry would be refreshed forever.
+      if (this.owner.closed || this.subs.get(channel) !== sub) {
+        // Closed (releaseAll) or unsubscribed by the server while joining: that cleanup ran
+        // before the join landed, so undo it here or the presence entry would be refreshed
+        // forever; the catch below leaves the hub.
         await this.node.leave(channel, info, ns);
-        throw errBadRequest("connection closed");
+        throw this.owner.closed ? errBadRequest("connection closed") : errNotSubscribed(channel);
       }
       return result;
     } catch (err) {

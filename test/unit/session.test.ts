@@ -278,6 +278,23 @@ describe("session", () => {
     expect(node.hub.numSubscribers("racy")).toBe(0);
   });
 
+  it("a server unsubscribe that lands while subscribing leaves no subscription or presence behind", async () => {
+    node = await createTestNode();
+    const a = await connected(node);
+    const add = node.presenceStore.add.bind(node.presenceStore);
+    node.presenceStore.add = async (...args) => {
+      await new Promise((r) => setTimeout(r, 20));
+      return add(...args);
+    };
+    a.send({ id: 2, subscribe: { channel: "racy2" } });
+    await new Promise((r) => setTimeout(r, 5));
+    a.session.serverUnsubscribe("racy2");
+    await new Promise((r) => setTimeout(r, 80));
+    expect(await node.presence("racy2")).toEqual({});
+    expect(node.hub.numSubscribers("racy2")).toBe(0);
+    expect(a.session.channels).toEqual([]);
+  });
+
   it("a transport that throws on close still leaves no session, subscription or presence behind", async () => {
     node = await createTestNode();
     const a = await connected(node);
