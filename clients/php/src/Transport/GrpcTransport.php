@@ -1,0 +1,121 @@
+<?php
+
+declare(strict_types=1);
+
+namespace RealtimeHub\Client\Transport;
+
+use Google\Protobuf\Internal\Message;
+use RealtimeHub\Client\Exception\HubException;
+use RealtimeHub\Client\Exception\TransportException;
+
+/**
+ * The hub's gRPC API over HTTP/2 with ext-curl alone (no ext-grpc): h2c with prior knowledge
+ * for http:// URLs, TLS with ALPN for https://. Each message is framed with gRPC's 5-byte
+ * prefix; grpc-status, grpc-message and the hub's realtime-error-code are read from the
+ * trailers (or the headers of a trailers-only answer) through CURLOPT_HEADERFUNCTION.
+ */
+final class GrpcTransport implements Transport
+{
+    private const SERVICE = 'realtime.v1.HubService';
+
+    /** gRPC status codes. */
+    private const OK = 0;
+    private const DEADLINE_EXCEEDED = 4;
+    private const UNAVAILABLE = 14;
+
+    /** gRPC statuses -> our codes, for an answer without realtime-error-code (a proxy, the gRPC library itself). */
+    private const CODES = [
+        3 => HubException::BAD_REQUEST, // INVALID_ARGUMENT
+        5 => HubException::NOT_FOUND, // NOT_FOUND
+        7 => HubException::PERMISSION_DENIED, // PERMISSION_DENIED
+        8 => HubException::LIMIT_EXCEEDED, // RESOURCE_EXHAUSTED
+        9 => HubException::NOT_AVAILABLE, // FAILED_PRECONDITION
+        12 => HubException::METHOD_NOT_FOUND, // UNIMPLEMENTED
+        16 => HubException::UNAUTHORIZED, // UNAUTHENTICATED
+    ];
+
+    private readonly string $baseUrl;
+    private readonly bool $tls;
+
+    /**
+     * @param string $url the hub's gRPC address: http://host:port (h2c, no TLS) or https://host:port
+     * @param string $apiKey the hub's apiKey; "" sends none
+     */
+    public function __construct(
+        string $url,
+        private readonly string $apiKey = '',
+        private readonly TransportOptions $options = new TransportOptions(),
+    ) {
+        $this->baseUrl = rtrim($url, '/');
+        $this->tls = str_starts_with(strtolower($url), 'https://');
+    }
+
+    public function call(string $method, Message $request, string $responseClass): Message
+    {
+        $url = $this->baseUrl . '/' . self::SERVICE . '/' . ucfirst($method);
+        $payload = $request->serializeToString();
+        $headers = [
+            'content-type: application/grpc+proto',
+            'te: trailers',
+            'grpc-timeout: ' . (int) ceil($this->options->timeout * 1000) . 'm',
+            'expect:',
+        ];
+        if ($this->apiKey !== '') {
+            $headers[] = 'authorization: apikey ' . $this->apiKey;
+        }
+        /** @var array<string, string> $meta headers and trailers, lower-cased names; trailers win */
+        $meta = [];
+        // A handle (and so a connection) per call: curl 7.88 (Debian 12) fails to reuse an
+        // HTTP/2 connection after a gRPC answer ("Error in the HTTP2 framing layer", curl
+        // error 16), with one handle or with a share handle alike.
+        $ch = curl_init();
+        curl_setopt_array($ch, Curl::options($url, pack('CN', 0, strlen($payload)) . $payload, $headers, $this->options) + [
+            CURLOPT_HTTP_VERSION => $this->tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
+            CURLOPT_HEADERFUNCTION => static function ($ch, string $line) use (&$meta): int {
+                $colon = strpos($line, ':');
+                if ($colon !== false) {
+                    $meta[strtolower(trim(substr($line, 0, $colon)))] = trim(substr($line, $colon + 1));
+                }
+                return strlen($line);
+            },
+        ]);
+        $out = curl_exec($ch);
+        if (!is_string($out)) {
+            throw Curl::error($ch, $url);
+        }
+        $httpStatus = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
+        if (!isset($meta['grpc-status'])) {
+            // Not a gRPC answer: an HTTP/1 server, a proxy's error page.
+            throw TransportException::network("$url: no grpc-status in the answer (HTTP $httpStatus): is this the hub's gRPC address?", in_array($httpStatus, [502, 503, 504], true), null, $httpStatus);
+        }
+        $status = (int) $meta['grpc-status'];
+        if ($status !== self::OK) {
+            throw self::error($status, rawurldecode($meta['grpc-message'] ?? ''), $meta['realtime-error-code'] ?? null, $httpStatus);
+        }
+        if (strlen($out) < 5) {
+            throw TransportException::network("$url: grpc-status 0 but no response message", false);
+        }
+        $header = unpack('Cflag/Nlength', substr($out, 0, 5));
+        if ($header['flag'] !== 0) {
+            throw TransportException::network("$url: compressed response message (no grpc-encoding was offered)", false);
+        }
+        $m = new $responseClass();
+        $m->mergeFromString(substr($out, 5, $header['length']));
+        return $m;
+    }
+
+    /**
+     * A gRPC error -> ours. The hub sends its code in realtime-error-code; UNAVAILABLE (and a
+     * deadline passed) are temporary whatever the code, as the hub maps temporary errors to it.
+     */
+    private static function error(int $status, string $message, ?string $hubCode, int $httpStatus): HubException
+    {
+        $temporary = $status === self::UNAVAILABLE || $status === self::DEADLINE_EXCEEDED;
+        if ($hubCode !== null && ctype_digit($hubCode)) {
+            $code = (int) $hubCode;
+        } else {
+            $code = self::CODES[$status] ?? HubException::INTERNAL;
+        }
+        return HubException::fromHub($code, $message, $temporary, $httpStatus, $status);
+    }
+}
