@@ -24,6 +24,7 @@ import type { HubNode } from "./node.js";
 import * as commands from "./session-commands.js";
 import type { CommandContext } from "./session-commands.js";
 import { SessionSubscriptions } from "./session-subscriptions.js";
+import { authenticate } from "./session-connect.js";
 import { ClientRates, disconnectFlood, rateError } from "./client-rates.js";
 import type { ClientSession } from "./sessions.js";
 import { CommandDecodeError, decodeCommand, methodOf, splitFrame } from "./protocol/codec.js";
@@ -256,40 +257,12 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   async connect(cmd: Partial<ConnectCommand>): Promise<ConnectResult> {
     if (this.state !== "new") throw errBadRequest("already connected");
     const cfg = this.node.config;
-    let ttl = 0;
-    let data: Buffer = Buffer.alloc(0);
-    let serverSubs: Record<string, SubscribeOptions> = {};
-    const ep = this.node.proxy.endpoint("connect");
-    if (cmd.token) {
-      const claims = await this.verifier.verifyConnect(cmd.token);
-      this.user = claims.user;
-      this.info = { ...this.info, user: claims.user, connInfo: claims.connInfo };
-      this.authenticatedBy = "token";
-      if (claims.expiresAt) {
-        this.expiresAt = claims.expiresAt * 1000;
-        ttl = commands.secondsLeft(claims.expiresAt);
-      }
-    } else if (ep) {
-      const r = await this.ask("connect", ep, {
-        context: this.proxyContext(),
-        data: cmd.data ?? Buffer.alloc(0),
-        name: cmd.name ?? "",
-        version: cmd.version ?? "",
-      });
-      this.user = r.user;
-      this.info = { ...this.info, user: r.user, connInfo: r.info };
-      this.meta = r.meta;
-      this.authenticatedBy = "proxy";
-      const expireAt = Number(r.expireAt);
-      if (expireAt) {
-        this.expiresAt = expireAt * 1000;
-        ttl = commands.secondsLeft(expireAt);
-      }
-      data = r.data;
-      serverSubs = r.subscriptions;
-    } else if (!cfg.allowAnonymous) {
-      throw errUnauthorized("token required");
-    }
+    const id = await authenticate(this, cfg.allowAnonymous, cmd);
+    this.user = id.user;
+    this.info = { ...this.info, user: id.user, connInfo: id.connInfo };
+    this.meta = id.meta;
+    this.authenticatedBy = id.by;
+    this.expiresAt = id.expiresAt;
     // Also before the slot is taken: close() gives back a slot taken before it, not after.
     if ((this.state as string) !== "new") throw errBadRequest("connection closed");
     const refused = await this.node.userConnections.acquire(this.user, this.id);
@@ -303,8 +276,8 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     this.node.clock.clear(this.connectTimer);
     this.state = "connected";
     this.node.register(this);
-    const subs = await this.subscribeForServer(serverSubs);
-    return { client: this.id, version: VERSION, ping: cfg.pingIntervalSeconds, ttl, data, node: this.node.id, subs };
+    const subs = await this.subscribeForServer(id.serverSubs);
+    return { client: this.id, version: VERSION, ping: cfg.pingIntervalSeconds, ttl: id.ttl, data: id.data, node: this.node.id, subs };
   }
 
   /**
