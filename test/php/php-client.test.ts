@@ -8,6 +8,7 @@ import { which } from "../helpers/processes.js";
 import { fileExists, requireTools } from "../helpers/require.js";
 import { testKeys } from "../helpers/token-keys.js";
 import { TestWsClient } from "../helpers/ws-client.js";
+import { TestCerts, type CertFiles } from "../helpers/certs.js";
 
 const PHP = which("php");
 const PHPUNIT = "/usr/bin/phpunit";
@@ -52,8 +53,11 @@ describe.runIf(canRun)("PHP client (clients/php) against a real hub", () => {
   /** A connection token signed here (jose), for the WebSocket clients of the test. */
   const nodeToken = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(new TextEncoder().encode(HMAC));
 
-  const phpCall = async (transport: string, method: string, args: unknown, times = 1) => {
-    const r = await run(PHP!, [`${SCRIPTS}call.php`, transport, method, JSON.stringify(args), String(times)], env, 30_000);
+  /** test/php/call.php: one HubClient call (exit 3 and the exception as JSON when it throws). */
+  const phpCallRaw = (transport: string, method: string, args: unknown, extraEnv: Record<string, string> = {}, times = 1) =>
+    run(PHP!, [`${SCRIPTS}call.php`, transport, method, JSON.stringify(args), String(times)], { ...env, ...extraEnv }, 30_000);
+  const phpCall = async (transport: string, method: string, args: unknown, times = 1, extraEnv: Record<string, string> = {}) => {
+    const r = await phpCallRaw(transport, method, args, extraEnv, times);
     if (r.code !== 0) throw new Error(`php call.php ${method} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
     return r.stdout.trim().split("\n").map((l) => JSON.parse(l) as unknown);
   };
@@ -166,4 +170,59 @@ describe.runIf(canRun)("PHP client (clients/php) against a real hub", () => {
     await expect(verifier.verifyConnect(subToken)).rejects.toThrow(/subscription token/);
     await expect(verifier.verifyConnect(await mint(alg, key(), "connection", "php-user"))).resolves.toMatchObject({ user: "php-user" });
   }, 60_000);
+  describe("over TLS", () => {
+    // Made in beforeAll: a describe body runs even when the suite is skipped.
+    let certs: TestCerts;
+    let clientCa: CertFiles;
+    let client: CertFiles;
+    let tlsHub: TestHub;
+    let tlsEnv: Record<string, string>;
+
+    beforeAll(async () => {
+      certs = new TestCerts();
+      const ca = certs.ca("php-ca");
+      const server = certs.signed("php-server", ca, "server");
+      clientCa = certs.ca("php-client-ca");
+      client = certs.signed("php-client", clientCa, "client");
+      tlsHub = await startTestHub({
+        apiKey: API_KEY,
+        httpTlsCertFile: server.cert,
+        httpTlsKeyFile: server.key,
+        grpcTlsCertFile: server.cert,
+        grpcTlsKeyFile: server.key,
+        grpcClientCaFile: clientCa.cert,
+      });
+      const port = (u: string) => new URL(u).port;
+      tlsEnv = {
+        REALTIME_HTTP_URL: `https://127.0.0.1:${port(tlsHub.httpUrl)}`,
+        REALTIME_GRPC_URL: `https://${tlsHub.grpcAddr}`,
+        REALTIME_CA_FILE: ca.cert,
+      };
+    });
+    afterAll(async () => {
+      await tlsHub?.stop();
+      certs?.remove();
+    });
+
+    it.each(["http", "json", "grpc"])("%s: publishes over TLS, the hub's certificate checked against the CA file", async (transport) => {
+      const [r] = (await phpCall(transport, "publish", [`php-tls-${transport}:1`, { tls: true }], 1, tlsEnv)) as Array<{ offset: string | number }>;
+      expect(Number(r!.offset)).toBe(1);
+    });
+
+    it("grpc: a client certificate signed by grpcClientCaFile needs no API key (mTLS)", async () => {
+      const mtls = { ...tlsEnv, REALTIME_API_KEY: "", REALTIME_CERT_FILE: client.cert, REALTIME_KEY_FILE: client.key };
+      const [r] = (await phpCall("grpc", "publish", ["php-tls-mtls:1", { mtls: true }], 1, mtls)) as Array<{ offset: number }>;
+      expect(r!.offset).toBe(1);
+      // Without the certificate (and without a key) the hub refuses the call.
+      const refused = await phpCallRaw("grpc", "info", [], { ...tlsEnv, REALTIME_API_KEY: "" });
+      expect(refused.code, refused.stdout + refused.stderr).toBe(3);
+      expect(JSON.parse(refused.stdout)).toMatchObject({ exception: "RealtimeHub\\Client\\Exception\\UnauthorizedException", code: 101 });
+    });
+
+    it("a certificate the CA file did not sign is a TransportException that is not temporary", async () => {
+      const r = await phpCallRaw("http", "info", [], { ...tlsEnv, REALTIME_CA_FILE: clientCa.cert });
+      expect(r.code, r.stdout + r.stderr).toBe(3);
+      expect(JSON.parse(r.stdout)).toMatchObject({ exception: "RealtimeHub\\Client\\Exception\\TransportException", code: 0, temporary: false });
+    });
+  });
 });
