@@ -1,10 +1,11 @@
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SignJWT } from "jose";
 import { TokenVerifier } from "../../src/auth/jwt.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
-import { which } from "../helpers/processes.js";
+import { owned, which } from "../helpers/processes.js";
+import { until } from "../helpers/until.js";
 import { fileExists, requireTools } from "../helpers/require.js";
 import { testKeys } from "../helpers/token-keys.js";
 import { TestWsClient } from "../helpers/ws-client.js";
@@ -121,6 +122,38 @@ describe.runIf(canRun)("PHP client (clients/php) against a real hub", () => {
       c.ws.close();
     }
   }, 60_000);
+
+  it("subscribe(): a PHP consumer on the gRPC Subscribe stream gets a browser's join, publication (with its user) and leave", async () => {
+    const channel = `php-consume:${Date.now()}`;
+    let out = "";
+    const child = owned(spawn(PHP!, [`${SCRIPTS}consume.php`, JSON.stringify([channel]), "3", "1"], { env: { ...process.env, ...env } }));
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.once("exit", r));
+    const c = await TestWsClient.connect(hub.wsUrl, await nodeToken("php-browser"));
+    try {
+      await until(() => out.includes("ready\n") || child.exitCode !== null, { what: "the PHP consumer subscribed" });
+      expect(out).toBe("ready\n");
+      expect((await c.call({ subscribe: { channel } })).error).toBeUndefined();
+      expect((await c.call({ publish: { channel, data: { text: "from the browser" } } })).error).toBeUndefined();
+      expect((await c.call({ unsubscribe: { channel } })).error).toBeUndefined();
+      expect(await exited, out).toBe(0);
+      const events = out.trim().split("\n").slice(1, -1).map((l) => JSON.parse(l) as { event: string; data: string | null; user: string });
+      expect(events.map((e) => e.event)).toEqual(["join", "publication", "leave"]);
+      expect(events.every((e) => e.user === "php-browser")).toBe(true);
+      expect(JSON.parse(events[1]!.data!)).toEqual({ text: "from the browser" });
+      expect(out.trim().split("\n").at(-1)).toBe("done 3");
+    } finally {
+      c.ws.close();
+      child.kill();
+    }
+  }, 60_000);
+
+  it("subscribe(): a channel the hub refuses ends the consumer with its exception", async () => {
+    const r = await run(PHP!, [`${SCRIPTS}consume.php`, JSON.stringify(["bad channel!"]), "1"], env, 30_000);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ exception: "RealtimeHub\\Client\\Exception\\BadRequestException", code: 107, temporary: false });
+  });
 
   it("disconnect and unsubscribe from PHP act on the user's WebSocket", async () => {
     const channel = `php-unsub:${Date.now()}`;

@@ -24,11 +24,14 @@ use Realtime\V1\PresenceStatsResponse;
 use Realtime\V1\PublishRequest;
 use Realtime\V1\PublishResponse;
 use Realtime\V1\StreamPosition;
+use Realtime\V1\SubscribeRequest;
+use Realtime\V1\SubscribeResponse;
 use Realtime\V1\UnsubscribeRequest;
 use Realtime\V1\UnsubscribeResponse;
 use RealtimeHub\Client\Exception\HubException;
 use RealtimeHub\Client\Transport\GrpcTransport;
 use RealtimeHub\Client\Transport\HttpTransport;
+use RealtimeHub\Client\Transport\StreamingTransport;
 use RealtimeHub\Client\Transport\Transport;
 use RealtimeHub\Client\Transport\TransportOptions;
 
@@ -163,6 +166,17 @@ final class HubClient implements HubClientInterface
     {
         $req = new UnsubscribeRequest(['user' => $user, 'channel' => $channel, 'client' => $client]);
         $this->call('Unsubscribe', $req, UnsubscribeResponse::class);
+    }
+
+    public function subscribe(array $channels, callable $onEvent, bool $clientPublicationsOnly = false, bool $joinLeave = false, ?callable $onReady = null, float $maxSeconds = 0): void
+    {
+        if (!$this->transport instanceof StreamingTransport) {
+            throw new \LogicException('subscribe() needs a streaming transport: use HubClient::grpc() (the HTTP API has no streams)');
+        }
+        $req = new SubscribeRequest(['channels' => array_values($channels), 'client_publications_only' => $clientPublicationsOnly, 'join_leave' => $joinLeave]);
+        // Not retried here: events published while no stream was open are in history(), which
+        // only the caller knows how far it has read.
+        $this->transport->serverStream('Subscribe', $req, SubscribeResponse::class, $onEvent, $onReady, $maxSeconds);
     }
 
     /**

@@ -8,6 +8,7 @@ use Realtime\V1\ChannelsResponse;
 use Realtime\V1\ClientInfo;
 use Realtime\V1\HistoryResponse;
 use Realtime\V1\InfoResponse;
+use Realtime\V1\SubscribeResponse;
 use RealtimeHub\Client\Exception\HubException;
 
 /**
@@ -82,4 +83,19 @@ interface HubClientInterface
 
     /** Unsubscribes a user's connections (all, or the one $client) from a channel. @throws HubException */
     public function unsubscribe(string $user, string $channel, string $client = ''): void;
+
+    /**
+     * Consumes what happens in channels (HubService.Subscribe), for long-running CLI workers:
+     * publications (browsers' ones carry getInfo()), and joins and leaves with $joinLeave.
+     * Blocks until $onEvent returns false, $maxSeconds pass (0: no limit), or the hub ends the
+     * stream (an error is thrown: a consumer that fell behind gets a LimitExceededException, a
+     * hub shutting down an UnavailableException; subscribe again and read history() to catch
+     * up). $onReady is called once the subscription is in place. Needs the gRPC transport.
+     *
+     * @param list<string> $channels
+     * @param callable(SubscribeResponse): (bool|null) $onEvent
+     * @param (callable(): void)|null $onReady
+     * @throws HubException
+     */
+    public function subscribe(array $channels, callable $onEvent, bool $clientPublicationsOnly = false, bool $joinLeave = false, ?callable $onReady = null, float $maxSeconds = 0): void;
 }

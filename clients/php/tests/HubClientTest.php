@@ -173,6 +173,42 @@ final class HubClientTest extends TestCase
         $this->addToAssertionCount(1);
     }
 
+    public function testSubscribeEndsAfterMaxSecondsAndGetsABackendPublication(): void
+    {
+        $ch = self::channel('grpc', 'consume');
+        $ready = 0;
+        $events = [];
+        $started = microtime(true);
+        $this->client('grpc')->subscribe([$ch], static function ($ev) use (&$events): void {
+            $events[] = $ev;
+        }, onReady: static function () use (&$ready): void {
+            $ready++;
+        }, maxSeconds: 0.5);
+        self::assertSame(1, $ready);
+        self::assertSame([], $events);
+        self::assertGreaterThanOrEqual(0.4, microtime(true) - $started);
+
+        // A publication from this process cannot arrive while subscribe() blocks; one published
+        // from onReady can (the subscription is in place by then).
+        $hub = $this->client('http');
+        $this->client('grpc')->subscribe([$ch], static function ($ev) use (&$events): bool {
+            $events[] = $ev;
+            return false;
+        }, onReady: static function () use ($hub, $ch): void {
+            $hub->publish($ch, ['from' => 'backend']);
+        }, maxSeconds: 5);
+        self::assertCount(1, $events);
+        self::assertSame($ch, $events[0]->getChannel());
+        self::assertSame('{"from":"backend"}', $events[0]->getPublication()->getData());
+        self::assertNull($events[0]->getPublication()->getInfo(), 'a backend publication has no client info');
+    }
+
+    public function testSubscribeNeedsTheGrpcTransport(): void
+    {
+        $this->expectException(\LogicException::class);
+        $this->client('http')->subscribe(['chat'], static fn () => false);
+    }
+
     /** @dataProvider transports */
     public function testBadChannelIsABadRequest(string $t): void
     {

@@ -14,7 +14,7 @@ use RealtimeHub\Client\Exception\TransportException;
  * prefix; grpc-status, grpc-message and the hub's realtime-error-code are read from the
  * trailers (or the headers of a trailers-only answer) through CURLOPT_HEADERFUNCTION.
  */
-final class GrpcTransport implements Transport
+final class GrpcTransport implements Transport, StreamingTransport
 {
     private const SERVICE = 'realtime.v1.HubService';
 
@@ -52,46 +52,14 @@ final class GrpcTransport implements Transport
 
     public function call(string $method, Message $request, string $responseClass): Message
     {
-        $url = $this->baseUrl . '/' . self::SERVICE . '/' . ucfirst($method);
-        $payload = $request->serializeToString();
-        $headers = [
-            'content-type: application/grpc+proto',
-            'te: trailers',
-            'grpc-timeout: ' . (int) ceil($this->options->timeout * 1000) . 'm',
-            'expect:',
-        ];
-        if ($this->apiKey !== '') {
-            $headers[] = 'authorization: apikey ' . $this->apiKey;
-        }
-        /** @var array<string, string> $meta headers and trailers, lower-cased names; trailers win */
+        $url = $this->url($method);
         $meta = [];
-        // A handle (and so a connection) per call: curl 7.88 (Debian 12) fails to reuse an
-        // HTTP/2 connection after a gRPC answer ("Error in the HTTP2 framing layer", curl
-        // error 16), with one handle or with a share handle alike.
-        $ch = curl_init();
-        curl_setopt_array($ch, Curl::options($url, pack('CN', 0, strlen($payload)) . $payload, $headers, $this->options) + [
-            CURLOPT_HTTP_VERSION => $this->tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
-            CURLOPT_HEADERFUNCTION => static function ($ch, string $line) use (&$meta): int {
-                $colon = strpos($line, ':');
-                if ($colon !== false) {
-                    $meta[strtolower(trim(substr($line, 0, $colon)))] = trim(substr($line, $colon + 1));
-                }
-                return strlen($line);
-            },
-        ]);
+        $ch = $this->handle($url, $request, $meta, true);
         $out = curl_exec($ch);
         if (!is_string($out)) {
             throw Curl::error($ch, $url);
         }
-        $httpStatus = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
-        if (!isset($meta['grpc-status'])) {
-            // Not a gRPC answer: an HTTP/1 server, a proxy's error page.
-            throw TransportException::network("$url: no grpc-status in the answer (HTTP $httpStatus): is this the hub's gRPC address?", in_array($httpStatus, [502, 503, 504], true), null, $httpStatus);
-        }
-        $status = (int) $meta['grpc-status'];
-        if ($status !== self::OK) {
-            throw self::error($status, rawurldecode($meta['grpc-message'] ?? ''), $meta['realtime-error-code'] ?? null, $httpStatus);
-        }
+        $this->checkStatus($ch, $url, $meta);
         if (strlen($out) < 5) {
             throw TransportException::network("$url: grpc-status 0 but no response message", false);
         }
@@ -102,6 +70,122 @@ final class GrpcTransport implements Transport
         $m = new $responseClass();
         $m->mergeFromString(substr($out, 5, $header['length']));
         return $m;
+    }
+
+    public function serverStream(string $method, Message $request, string $responseClass, callable $onMessage, ?callable $onReady = null, float $maxSeconds = 0): void
+    {
+        $url = $this->url($method);
+        $meta = [];
+        $ch = $this->handle($url, $request, $meta, false, $onReady);
+        $buffer = '';
+        $stopped = false;
+        $thrown = null;
+        curl_setopt_array($ch, [
+            CURLOPT_RETURNTRANSFER => false,
+            // The stream lives as long as the caller wants: no whole-call timeout unless asked.
+            CURLOPT_TIMEOUT_MS => (int) ceil($maxSeconds * 1000),
+            CURLOPT_TCP_KEEPALIVE => 1,
+            CURLOPT_WRITEFUNCTION => static function ($ch, string $data) use (&$buffer, &$stopped, &$thrown, $onMessage, $responseClass): int {
+                $buffer .= $data;
+                try {
+                    while (strlen($buffer) >= 5) {
+                        $h = unpack('Cflag/Nlength', $buffer);
+                        if (strlen($buffer) < 5 + $h['length']) {
+                            break;
+                        }
+                        if ($h['flag'] !== 0) {
+                            throw TransportException::network('compressed stream message (no grpc-encoding was offered)', false);
+                        }
+                        $m = new $responseClass();
+                        $m->mergeFromString(substr($buffer, 5, $h['length']));
+                        $buffer = substr($buffer, 5 + $h['length']);
+                        if ($onMessage($m) === false) {
+                            $stopped = true;
+                            return 0; // aborts the transfer: curl_exec fails with CURLE_WRITE_ERROR
+                        }
+                    }
+                } catch (\Throwable $e) {
+                    // Thrown again after curl_exec: an exception must not cross curl's C frames.
+                    $thrown = $e;
+                    return 0;
+                }
+                return strlen($data);
+            },
+        ]);
+        $ok = curl_exec($ch);
+        if ($thrown !== null) {
+            throw $thrown;
+        }
+        if ($stopped) {
+            return;
+        }
+        if ($ok !== true) {
+            if (curl_errno($ch) === 28 && $maxSeconds > 0 && isset($meta[':ready'])) {
+                return; // CURLE_OPERATION_TIMEDOUT: $maxSeconds passed, as asked
+            }
+            throw Curl::error($ch, $url);
+        }
+        $this->checkStatus($ch, $url, $meta);
+    }
+
+    private function url(string $method): string
+    {
+        return $this->baseUrl . '/' . self::SERVICE . '/' . ucfirst($method);
+    }
+
+    /**
+     * A curl handle for one call, its headers and trailers collected into $meta (lower-cased
+     * names, trailers win; ":ready" once the response headers are complete).
+     *
+     * A handle (and so a connection) per call: curl 7.88 (Debian 12) fails to reuse an HTTP/2
+     * connection after a gRPC answer ("Error in the HTTP2 framing layer", curl error 16), with
+     * one handle or with a share handle alike.
+     *
+     * @param array<string, string> $meta
+     */
+    private function handle(string $url, Message $request, array &$meta, bool $deadline, ?callable $onReady = null): \CurlHandle
+    {
+        $payload = $request->serializeToString();
+        $headers = ['content-type: application/grpc+proto', 'te: trailers', 'expect:'];
+        if ($deadline) {
+            $headers[] = 'grpc-timeout: ' . (int) ceil($this->options->timeout * 1000) . 'm';
+        }
+        if ($this->apiKey !== '') {
+            $headers[] = 'authorization: apikey ' . $this->apiKey;
+        }
+        $ch = curl_init();
+        curl_setopt_array($ch, Curl::options($url, pack('CN', 0, strlen($payload)) . $payload, $headers, $this->options) + [
+            CURLOPT_HTTP_VERSION => $this->tls ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
+            CURLOPT_HEADERFUNCTION => static function ($ch, string $line) use (&$meta, $onReady): int {
+                $colon = strpos($line, ':');
+                if ($colon !== false) {
+                    $meta[strtolower(trim(substr($line, 0, $colon)))] = trim(substr($line, $colon + 1));
+                } elseif (trim($line) === '' && !isset($meta[':ready'])) {
+                    // The end of the response headers. A trailers-only answer (an error) has
+                    // grpc-status in them: that call is not ready, it failed.
+                    $meta[':ready'] = '1';
+                    if ($onReady !== null && !isset($meta['grpc-status'])) {
+                        $onReady();
+                    }
+                }
+                return strlen($line);
+            },
+        ]);
+        return $ch;
+    }
+
+    /** @param array<string, string> $meta */
+    private function checkStatus(\CurlHandle $ch, string $url, array $meta): void
+    {
+        $httpStatus = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
+        if (!isset($meta['grpc-status'])) {
+            // Not a gRPC answer: an HTTP/1 server, a proxy's error page.
+            throw TransportException::network("$url: no grpc-status in the answer (HTTP $httpStatus): is this the hub's gRPC address?", in_array($httpStatus, [502, 503, 504], true), null, $httpStatus);
+        }
+        $status = (int) $meta['grpc-status'];
+        if ($status !== self::OK) {
+            throw self::error($status, rawurldecode($meta['grpc-message'] ?? ''), $meta['realtime-error-code'] ?? null, $httpStatus);
+        }
     }
 
     /**
