@@ -137,9 +137,9 @@ final class GrpcTransport implements Transport, StreamingTransport
      * A curl handle for one call, its headers and trailers collected into $meta (lower-cased
      * names, trailers win; ":ready" once the response headers are complete).
      *
-     * A handle (and so a connection) per call: curl 7.88 (Debian 12) fails to reuse an HTTP/2
-     * connection after a gRPC answer ("Error in the HTTP2 framing layer", curl error 16), with
-     * one handle or with a share handle alike.
+     * A handle (and so a connection) per call: curl 7.88 (Debian 12) fails the second POST on
+     * a reused h2c connection ("Error in the HTTP2 framing layer", curl error 16), with one
+     * handle or a share handle alike, against any HTTP/2 server (node's plain http2 too).
      *
      * @param array<string, string> $meta
      */
