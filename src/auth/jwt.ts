@@ -136,7 +136,15 @@ export class TokenVerifier {
     return { user, channel, expiresAt: payload.exp ?? 0, chanInfo: infoBytes(payload.info) };
   }
 
-  private async verify(token: string, kind: "connection" | "subscription") {
+  /**
+   * A verified token's claims, whatever they say: Mercure JWTs carry a `mercure` claim and no
+   * `sub` (src/transport/mercure-auth.ts reads them).
+   */
+  verifyMercure(token: string): Promise<JWTPayload> {
+    return this.verify(token, "Mercure");
+  }
+
+  private async verify(token: string, kind: "connection" | "subscription" | "Mercure") {
     if (!this.configured) throw errUnauthorized("tokens are not configured on this hub (tokenHmacSecret, tokenPublicKey, tokenJwksUrl)");
     if (typeof token !== "string" || token === "") throw errUnauthorized("token required");
     let payload: JWTPayload;

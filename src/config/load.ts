@@ -9,6 +9,8 @@ import {
   defaultConfig,
   defaultNamespace,
   devOverrides,
+  MERCURE_NAMESPACE,
+  mercureNamespace,
   NAMESPACE_SETTINGS,
   namespaceSettingOf,
   SETTINGS,
@@ -111,6 +113,7 @@ export function loadConfig(sources: {
       parseNamespace(`config file: namespaces[${i}]`, ns, defaultNamespace()),
     );
   }
+  if (cfg.mercure && !cfg.namespaces.some((ns) => ns.name === MERCURE_NAMESPACE)) cfg.namespaces = [...cfg.namespaces, mercureNamespace(cfg.dev)];
   validateConfig(cfg);
   return cfg;
 }

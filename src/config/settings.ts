@@ -116,6 +116,8 @@ export const SETTINGS = defineSettings({
   pingIntervalSeconds: { kind: "number", default: 25, doc: "server pings; silent clients are closed after 2x" },
   longPollTimeoutSeconds: { kind: "number", default: 25, doc: "how long a poll waits" },
   shutdownTimeoutSeconds: { kind: "number", default: 5, doc: "grace period on SIGTERM" },
+  mercure: { kind: "boolean", default: false, doc: "Mercure-compatible publishing and subscribing at /.well-known/mercure (on in `--dev`); topics map to the `mercure` namespace, added with historySize 1000 and historyTtlSeconds 3600 unless listed (docs/mercure.md)" },
+  mercureJwtSecret: { kind: "string", default: "", defaultText: "none (the token keys verify them)", doc: "HMAC secret of Mercure publisher and subscriber JWTs, instead of the token keys" },
   logLevel: { kind: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info", doc: "pino level" },
 });
 
@@ -180,6 +182,18 @@ export function defaultConfig(): Config {
   return { ...defaultsOf(SETTINGS), channelDefaults: defaultNamespace(), namespaces: [] };
 }
 
+/** The namespace Mercure topics map to (src/mercure/topic-channel.ts). */
+export const MERCURE_NAMESPACE = "mercure";
+
+/**
+ * The mercure namespace when the config lists none: history on, so a Mercure subscriber
+ * resumes (Last-Event-ID), and private outside --dev, because its channels may carry private
+ * updates: a WebSocket client needs a subscription token to read them.
+ */
+export function mercureNamespace(dev: boolean): NamespaceOptions {
+  return { ...defaultNamespace(MERCURE_NAMESPACE), historySize: 1000, historyTtlSeconds: 3600, private: !dev };
+}
+
 /** What --dev turns on, unless the file, env or flags say otherwise. */
 export function devOverrides(): Partial<Config> {
   return {
@@ -187,6 +201,7 @@ export function devOverrides(): Partial<Config> {
     allowUnknownNamespaces: true,
     insecureApi: true,
     allowedOrigins: "*",
+    mercure: true,
     channelDefaults: { ...defaultNamespace(), historySize: 100, historyTtlSeconds: 300, presence: true, joinLeave: true, allowPublish: true },
   };
 }

@@ -1,5 +1,5 @@
 import { ConfigError } from "./config-error.js";
-import type { Config } from "./settings.js";
+import { MERCURE_NAMESPACE, type Config } from "./settings.js";
 
 // What the kinds of the settings table cannot say: addresses, names, bounds that depend on
 // each other or on the selected broker. Every message starts with the key it is about.
@@ -110,6 +110,9 @@ export function validateConfig(cfg: Config): void {
     if (seen.has(ns.name)) throw new ConfigError(`namespaces: ${JSON.stringify(ns.name)} listed twice`);
     seen.add(ns.name);
   }
+  const mercure = cfg.namespaces.find((ns) => ns.name === MERCURE_NAMESPACE);
+  if (cfg.mercure && mercure && mercure.historySize <= 0)
+    throw new ConfigError(`namespaces: ${JSON.stringify(MERCURE_NAMESPACE)} needs a historySize with mercure on: Mercure subscribers resume from history (Last-Event-ID)`);
   for (const ns of [cfg.channelDefaults, ...cfg.namespaces]) {
     if (ns.historySize > 0 && ns.historyTtlSeconds <= 0)
       throw new ConfigError(`namespaces: ${JSON.stringify(ns.name)} keeps history but has no historyTtlSeconds`);

@@ -16,6 +16,7 @@ import { ConnectionLimits } from "./connection-limits.js";
 import { clientAborted, handleApiRequest } from "./http-api.js";
 import { writeHttpError } from "./http-error.js";
 import { LongPollEndpoint, POLL_SECRET_HEADER } from "./longpoll-endpoint.js";
+import { MERCURE_PATH, MercureEndpoint } from "./mercure-endpoint.js";
 import { OriginPolicy } from "./origins.js";
 import type { NewSession } from "./receive-only.js";
 import { handleSse } from "./sse-endpoint.js";
@@ -56,6 +57,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
     return s instanceof Session ? s : s.disconnect;
   });
   const polls = new LongPollEndpoint(node, config, newSession);
+  const mercure = config.mercure ? new MercureEndpoint(node, deps.verifier, config) : null;
   let closing = false;
   const metrics = createMetrics(node, {
     processMetrics: true,
@@ -106,6 +108,13 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
       if (refused) return void writeHttpError(res, refused);
       if (req.method === "OPTIONS") return preflight(req, res);
       return path === "/connection/sse" ? handleSse(req, res, url, node, newSession) : polls.handle(req, res, url);
+    }
+    if (path === MERCURE_PATH && mercure) {
+      origins.setCorsHeaders(req, res);
+      const refused = origins.refusal(req);
+      if (refused) return void writeHttpError(res, refused);
+      if (req.method === "OPTIONS") return preflight(req, res);
+      return mercure.handle(req, res, url);
     }
     if (req.method === "GET" && (await serveStatic(path, res))) return;
     writeHttpError(res, errNotFound(`nothing at ${path}`));
@@ -164,6 +173,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
         if (closing) return resolve();
         closing = true;
         polls.close();
+        mercure?.close();
         ws.shutdown(disconnectShutdown);
         // SSE streams and long polls end with their disconnect push during the window; their
         // keep-alive connections go idle only then and would otherwise hold it open to the end.

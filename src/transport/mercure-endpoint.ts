@@ -1,0 +1,69 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TokenVerifier } from "../auth/jwt.js";
+import type { Config } from "../config.js";
+import { errBadRequest, errLimitExceeded } from "../errors.js";
+import { ErrorCode } from "../gen/realtime/v1/types.js";
+import { topicToChannel } from "../mercure/topic-channel.js";
+import type { HubNode } from "../node.js";
+import { HttpRequestError, writeHttpError } from "./http-error.js";
+import { MercureAuth, mercureToken } from "./mercure-auth.js";
+import { handleMercurePublish } from "./mercure-publish.js";
+import { MercureStream } from "./mercure-stream.js";
+
+/** Where Mercure clients find a hub: symfony/mercure's MERCURE_URL ends with it. */
+export const MERCURE_PATH = "/.well-known/mercure";
+
+/**
+ * The Mercure hub protocol (the era symfony/mercure 0.6 speaks, docs/mercure.md): POST
+ * publishes an update, GET streams the updates of exact topics as SSE. Topics are channels
+ * of the mercure namespace (mercure/topic-channel.ts), so WebSocket, SSE and long-poll
+ * clients of ours read the same updates, across nodes and brokers.
+ */
+export class MercureEndpoint {
+  private readonly auth: MercureAuth;
+  private readonly streams = new Set<MercureStream>();
+
+  constructor(
+    private readonly node: HubNode,
+    verifier: TokenVerifier,
+    private readonly config: Pick<Config, "mercureJwtSecret" | "maxChannelsPerClient">,
+  ) {
+    this.auth = new MercureAuth(verifier, config.mercureJwtSecret);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method === "POST") return handleMercurePublish(req, res, this.node, this.auth);
+    if (req.method === "GET") return this.subscribe(req, res, url);
+    writeHttpError(res, new HttpRequestError(405, ErrorCode.ERROR_CODE_BAD_REQUEST, "use GET to subscribe, POST to publish", { Allow: "GET, POST" }));
+  }
+
+  private async subscribe(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const topics = url.searchParams.getAll("topic");
+    if (topics.length === 0) throw errBadRequest("topic is required (at least one)");
+    // A selector needs a channel per matching topic, unknown in advance: not supported (yet).
+    const template = topics.find((t) => t === "*" || t.includes("{"));
+    if (template !== undefined)
+      throw errBadRequest(`topic ${JSON.stringify(template)}: this hub streams exact topics only, not URI templates or *`);
+    const channels = new Set(topics.map(topicToChannel));
+    if (channels.size > this.config.maxChannelsPerClient)
+      throw errLimitExceeded(`at most ${this.config.maxChannelsPerClient} topics per subscriber (maxChannelsPerClient)`);
+    for (const c of channels) this.node.options(c);
+    const token = mercureToken(req, url);
+    const allowed = token ? (await this.auth.claims(token)).subscribe : [];
+    const stream = new MercureStream(res, this.node, channels, allowed, (s) => this.streams.delete(s));
+    this.streams.add(stream);
+    req.on("close", () => stream.close());
+    const lastEventId = req.headers["last-event-id"] ?? url.searchParams.get("lastEventID") ?? url.searchParams.get("Last-Event-ID") ?? undefined;
+    try {
+      await stream.start(typeof lastEventId === "string" && lastEventId !== "" ? lastEventId : undefined);
+    } catch (err) {
+      stream.close();
+      throw err;
+    }
+  }
+
+  /** Ends every stream (shutdown): their clients come back, to another node, with Last-Event-ID. */
+  close(): void {
+    for (const s of [...this.streams]) s.close();
+  }
+}

@@ -1,0 +1,263 @@
+import http from "node:http";
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MemoryBus } from "../../src/broker/memory.js";
+import { signToken } from "../../src/auth/jwt.js";
+import { loadConfig } from "../../src/config.js";
+import { channelToTopic, topicToChannel } from "../../src/mercure/topic-channel.js";
+import { startTestHub, type TestHub } from "../helpers/hub.js";
+import { until } from "../helpers/until.js";
+import { TestWsClient } from "../helpers/ws-client.js";
+
+const SECRET = "mercure-test-secret";
+let run = 0;
+/** Topics of their own per test, so tests sharing a hub never see each other's updates. */
+const topic = (name: string) => `https://example.com/t${++run}/${name}`;
+
+function mercureJwt(claim: { publish?: string[]; subscribe?: string[] }, secret = SECRET): Promise<string> {
+  return new SignJWT({ mercure: claim }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(secret));
+}
+
+/** POST /.well-known/mercure as symfony/mercure does: a form, `topic` repeated, a Bearer JWT. */
+async function publish(hub: TestHub, fields: [string, string][], jwt: string | undefined): Promise<{ status: number; body: string }> {
+  const res = await fetch(`${hub.httpUrl}/.well-known/mercure`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", ...(jwt ? { Authorization: `Bearer ${jwt}` } : {}) },
+    body: new URLSearchParams(fields).toString(),
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+interface MercureEvent {
+  id?: string;
+  event?: string;
+  retry?: string;
+  data: string;
+}
+
+/** A Mercure subscriber: GET /.well-known/mercure, the SSE stream read as an EventSource would. */
+class MercureSubscriber {
+  readonly events: MercureEvent[] = [];
+  private constructor(private readonly req: http.ClientRequest) {}
+
+  static open(hub: TestHub, topics: string[], opts: { headers?: Record<string, string>; query?: Record<string, string> } = {}): Promise<MercureSubscriber> {
+    const q = new URLSearchParams([...topics.map((t): [string, string] => ["topic", t]), ...Object.entries(opts.query ?? {})]);
+    return new Promise((resolve, reject) => {
+      const req = http.get(`${hub.httpUrl}/.well-known/mercure?${q}`, { headers: opts.headers ?? {} }, (res) => {
+        if (res.statusCode !== 200) {
+          let body = "";
+          res.on("data", (c) => (body += c));
+          res.on("end", () => reject(Object.assign(new Error(`status ${res.statusCode}: ${body}`), { status: res.statusCode })));
+          return;
+        }
+        expect(res.headers["content-type"]).toBe("text/event-stream");
+        const sub = new MercureSubscriber(req);
+        let buf = "";
+        res.on("data", (chunk: Buffer) => {
+          buf += chunk.toString("utf8");
+          let i;
+          while ((i = buf.indexOf("\n\n")) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const ev: MercureEvent = { data: "" };
+            const data: string[] = [];
+            for (const line of block.split("\n")) {
+              if (line.startsWith(":")) continue;
+              const colon = line.indexOf(": ");
+              const [field, value] = colon < 0 ? [line, ""] : [line.slice(0, colon), line.slice(colon + 2)];
+              if (field === "data") data.push(value);
+              else if (field === "id" || field === "event" || field === "retry") ev[field] = value;
+            }
+            if (data.length === 0) continue; // a heartbeat or the opening comment
+            ev.data = data.join("\n");
+            sub.events.push(ev);
+          }
+        });
+        resolve(sub);
+      });
+      req.on("error", reject);
+    });
+  }
+
+  async waitFor(count: number): Promise<MercureEvent[]> {
+    await until(() => this.events.length >= count, { what: `${count} Mercure events (got ${JSON.stringify(this.events)})` });
+    return this.events;
+  }
+
+  close(): void {
+    this.req.destroy();
+  }
+}
+
+describe("topic -> channel", () => {
+  it("keeps readable IRIs readable, escapes the rest with ~XX, and reads it back", () => {
+    expect(topicToChannel("https://example.com/books/1")).toBe("mercure:https://example.com/books/1");
+    expect(topicToChannel("https://example.com/q?a=1&b=~x y#f")).toBe("mercure:https://example.com/q~3Fa=1~26b=~7Ex~20y~23f");
+    expect(topicToChannel("urn:é")).toBe("mercure:urn:~C3~A9");
+    for (const t of ["https://example.com/books/1", "https://example.com/q?a=1&b=~x y#f", "urn:é/%41", "ünïcödé 🙂"])
+      expect(channelToTopic(topicToChannel(t))).toBe(t);
+  });
+
+  it("hashes a topic whose channel would be too long (the publication keeps the topic)", () => {
+    const long = `https://example.com/${"é".repeat(200)}`;
+    const c = topicToChannel(long);
+    expect(c).toMatch(/^mercure:~h[0-9a-f]{64}$/);
+    expect(channelToTopic(c)).toBeUndefined();
+    expect(topicToChannel(`https://example.com/${"a".repeat(227)}`)).toHaveLength(255);
+  });
+
+  it("adds a mercure namespace with history when mercure is on, private outside --dev", () => {
+    const prod = loadConfig({ overrides: { mercure: true, apiKey: "k" } });
+    expect(prod.namespaces).toContainEqual(expect.objectContaining({ name: "mercure", historySize: 1000, historyTtlSeconds: 3600, private: true }));
+    expect(loadConfig({ overrides: { apiKey: "k" } }).namespaces).toEqual([]);
+    expect(() => loadConfig({ overrides: { mercure: true, apiKey: "k" }, file: { namespaces: [{ name: "mercure" }] } })).toThrow(/needs a historySize/);
+  });
+});
+
+describe("Mercure hub protocol", () => {
+  let hub: TestHub;
+  beforeAll(async () => {
+    hub = await startTestHub({ tokenHmacSecret: SECRET });
+  });
+  afterAll(async () => {
+    await hub.stop();
+  });
+
+  it("publishes a form with a Bearer JWT: 200 with the id, to a WebSocket client of the channel and a Mercure subscriber", async () => {
+    const book = topic("books/1");
+    const alt = topic("authors/9");
+    const ws = await TestWsClient.connect(hub.wsUrl);
+    const sub = await MercureSubscriber.open(hub, [book, alt]);
+    try {
+      await ws.call({ subscribe: { channel: topicToChannel(book) } });
+      const jwt = await mercureJwt({ publish: ["*"] });
+      const r = await publish(hub, [["topic", book], ["topic", alt], ["data", '{"status":"OutOfStock"}'], ["type", "stock"], ["retry", "2500"]], jwt);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatch(/^urn:uuid:[0-9a-f-]{36}$/);
+      const pub = await ws.waitFor((m) => m.push?.pub);
+      expect(pub.push).toMatchObject({
+        channel: topicToChannel(book),
+        pub: { data: { status: "OutOfStock" }, tags: { "mercure.id": r.body, "mercure.topics": JSON.stringify([book, alt]), "mercure.type": "stock", "mercure.retry": "2500" } },
+      });
+      // Subscribed to both topics, the update comes once.
+      await sub.waitFor(1);
+      await publish(hub, [["topic", alt], ["data", "line 1\nline 2"], ["id", "urn:my-id"]], jwt);
+      const events = await sub.waitFor(2);
+      expect(events).toEqual([
+        { id: r.body, event: "stock", retry: "2500", data: '{"status":"OutOfStock"}' },
+        { id: "urn:my-id", data: "line 1\nline 2" },
+      ]);
+    } finally {
+      ws.close();
+      sub.close();
+    }
+  });
+
+  it("resumes from Last-Event-ID (header or lastEventID query) with what history holds after it", async () => {
+    const t = topic("feed");
+    const jwt = await mercureJwt({ publish: [t] });
+    const ids: string[] = [];
+    for (let i = 1; i <= 4; i++) ids.push((await publish(hub, [["topic", t], ["data", `u${i}`]], jwt)).body);
+    const byHeader = await MercureSubscriber.open(hub, [t], { headers: { "Last-Event-ID": ids[1]! } });
+    const byQuery = await MercureSubscriber.open(hub, [t], { query: { lastEventID: ids[2]! } });
+    const fresh = await MercureSubscriber.open(hub, [t]);
+    try {
+      expect((await byHeader.waitFor(2)).map((e) => e.data)).toEqual(["u3", "u4"]);
+      expect((await byQuery.waitFor(1)).map((e) => e.data)).toEqual(["u4"]);
+      await publish(hub, [["topic", t], ["data", "u5"]], jwt);
+      expect((await byHeader.waitFor(3)).map((e) => e.data)).toEqual(["u3", "u4", "u5"]);
+      expect((await fresh.waitFor(1)).map((e) => e.data)).toEqual(["u5"]);
+      expect(byQuery.events.map((e) => e.data)).toEqual(["u4", "u5"]);
+    } finally {
+      byHeader.close();
+      byQuery.close();
+      fresh.close();
+    }
+  });
+
+  it("delivers a private update only to subscribers whose mercure.subscribe allows the topic (Bearer, cookie or query)", async () => {
+    const t = topic("users/42/inbox");
+    const base = t.slice(0, t.lastIndexOf("/users/"));
+    const allowedJwt = await mercureJwt({ subscribe: [`${base}/users/{id}/inbox`] });
+    const otherJwt = await mercureJwt({ subscribe: [`${base}/users/7/inbox`] });
+    const anonymous = await MercureSubscriber.open(hub, [t]);
+    const other = await MercureSubscriber.open(hub, [t], { headers: { Authorization: `Bearer ${otherJwt}` } });
+    const byBearer = await MercureSubscriber.open(hub, [t], { headers: { Authorization: `Bearer ${allowedJwt}` } });
+    const byCookie = await MercureSubscriber.open(hub, [t], { headers: { Cookie: `theme=dark; mercureAuthorization=${allowedJwt}` } });
+    const byQuery = await MercureSubscriber.open(hub, [t], { query: { authorization: allowedJwt } });
+    const subs = [anonymous, other, byBearer, byCookie, byQuery];
+    try {
+      const jwt = await mercureJwt({ publish: ["*"] });
+      expect((await publish(hub, [["topic", t], ["data", "secret"], ["private", "on"]], jwt)).status).toBe(200);
+      expect((await publish(hub, [["topic", t], ["data", "public"]], jwt)).status).toBe(200);
+      for (const s of [byBearer, byCookie, byQuery]) expect((await s.waitFor(2)).map((e) => e.data)).toEqual(["secret", "public"]);
+      for (const s of [anonymous, other]) expect((await s.waitFor(1)).map((e) => e.data)).toEqual(["public"]);
+      await expect(MercureSubscriber.open(hub, [t], { headers: { Authorization: "Bearer not.a.jwt" } })).rejects.toMatchObject({ status: 401 });
+    } finally {
+      for (const s of subs) s.close();
+    }
+  });
+
+  it("refuses a publish without a JWT (401), with a bad one (401), or for a topic its claim does not allow (403)", async () => {
+    const t = topic("x");
+    const form: [string, string][] = [["topic", t], ["data", "d"]];
+    expect(await publish(hub, form, undefined)).toMatchObject({ status: 401, body: expect.stringContaining("JWT is required") });
+    expect((await publish(hub, form, await mercureJwt({ publish: ["*"] }, "another-secret"))).status).toBe(401);
+    expect((await publish(hub, form, "garbage")).status).toBe(401);
+    expect(await publish(hub, form, await mercureJwt({ publish: [topic("other")] }))).toMatchObject({ status: 403, body: expect.stringContaining("mercure.publish") });
+    expect((await publish(hub, form, await mercureJwt({ subscribe: ["*"] }))).status).toBe(403);
+    // Every topic of the update must be allowed, not just the first.
+    expect((await publish(hub, [...form, ["topic", topic("y")]], await mercureJwt({ publish: [t] }))).status).toBe(403);
+    expect((await publish(hub, [["data", "no topic"]], await mercureJwt({ publish: ["*"] }))).status).toBe(400);
+    expect((await publish(hub, [...form, ["id", "a\nretry: 1"]], await mercureJwt({ publish: ["*"] }))).status).toBe(400);
+    const asJson = await fetch(`${hub.httpUrl}/.well-known/mercure`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    expect(asJson.status).toBe(415);
+    await expect(MercureSubscriber.open(hub, [])).rejects.toMatchObject({ status: 400 });
+    await expect(MercureSubscriber.open(hub, ["https://example.com/books/{id}"])).rejects.toMatchObject({ status: 400 });
+  });
+
+  it("accepts a connection token's secret for both, and a WebSocket client of the channel needs no Mercure JWT in --dev", async () => {
+    // The hub's token keys verify Mercure JWTs: a token minted like a connection token works.
+    const t = topic("shared-key");
+    const connToken = await signToken(SECRET, { sub: "u1" });
+    const ws = await TestWsClient.connect(hub.wsUrl, connToken);
+    try {
+      await ws.call({ subscribe: { channel: topicToChannel(t) } });
+      expect((await publish(hub, [["topic", t], ["data", "x"]], await mercureJwt({ publish: [t] }))).status).toBe(200);
+      // Data that is not JSON travels as bytes (b64data in the JSON protocol).
+      expect(Buffer.from((await ws.waitFor((m) => m.push?.pub)).push.pub.b64data, "base64").toString()).toBe("x");
+    } finally {
+      ws.close();
+    }
+  });
+});
+
+describe("Mercure across two nodes on one broker", () => {
+  const bus = new MemoryBus();
+  let a: TestHub;
+  let b: TestHub;
+  beforeAll(async () => {
+    a = await startTestHub({ nodeId: "mercure-a", tokenHmacSecret: SECRET }, { bus });
+    b = await startTestHub({ nodeId: "mercure-b", tokenHmacSecret: SECRET }, { bus });
+  });
+  afterAll(async () => {
+    await a.stop();
+    await b.stop();
+  });
+
+  it("an update published on node A reaches a Mercure subscriber and a WebSocket client on node B", async () => {
+    const t = topic("cluster");
+    const sub = await MercureSubscriber.open(b, [t]);
+    const ws = await TestWsClient.connect(b.wsUrl);
+    try {
+      await ws.call({ subscribe: { channel: topicToChannel(t) } });
+      const r = await publish(a, [["topic", t], ["data", "from a"]], await mercureJwt({ publish: ["*"] }));
+      expect(r.status).toBe(200);
+      expect(await sub.waitFor(1)).toEqual([{ id: r.body, data: "from a" }]);
+      expect((await ws.waitFor((m) => m.push?.pub)).push.pub).toMatchObject({ b64data: Buffer.from("from a").toString("base64"), tags: { "mercure.id": r.body } });
+    } finally {
+      sub.close();
+      ws.close();
+    }
+  });
+});
