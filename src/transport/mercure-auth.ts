@@ -34,8 +34,8 @@ export class MercureAuth {
   private readonly verifier: TokenVerifier;
 
   constructor(hubVerifier: TokenVerifier, mercureJwtSecret: string) {
-    // Only the key: the hub's issuer, audience and exp policy are for its own tokens, and
-    // symfony/mercure's tokens carry none of them.
+    // A separate secret comes without the hub's issuer, audience and exp policy (symfony/mercure's
+    // tokens carry none of them); the hub's own keys keep their policy.
     this.verifier = mercureJwtSecret ? new TokenVerifier(mercureJwtSecret) : hubVerifier;
   }
 

@@ -133,6 +133,7 @@ export class MercureStream implements Subscriber {
     this.closed = true;
     clearInterval(this.heartbeat);
     this.pending = null;
+    // Nobody is left to tell of a failed broker unsubscribe: the stream is gone either way.
     for (const c of this.subscribed) this.node.unsubscribe(c, this).catch(() => undefined);
     if (this.res.headersSent && !this.res.writableEnded) this.res.end();
     this.onClose(this);
