@@ -57,7 +57,9 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
     return s instanceof Session ? s : s.disconnect;
   });
   const polls = new LongPollEndpoint(node, config, newSession);
-  const mercure = config.mercure ? new MercureEndpoint(node, deps.verifier, config) : null;
+  const mercure = config.mercure
+    ? new MercureEndpoint(node, deps.verifier, config, (req) => limits.acquire(req.socket.remoteAddress ?? "", "sse"))
+    : null;
   let closing = false;
   const metrics = createMetrics(node, {
     processMetrics: true,

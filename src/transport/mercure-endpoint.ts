@@ -5,6 +5,7 @@ import { errBadRequest, errLimitExceeded } from "../errors.js";
 import { ErrorCode } from "../gen/realtime/v1/types.js";
 import { topicToChannel } from "../mercure/topic-channel.js";
 import type { HubNode } from "../node.js";
+import type { Refusal } from "./connection-limits.js";
 import { HttpRequestError, writeHttpError } from "./http-error.js";
 import { MercureAuth, mercureToken } from "./mercure-auth.js";
 import { handleMercurePublish } from "./mercure-publish.js";
@@ -27,6 +28,8 @@ export class MercureEndpoint {
     private readonly node: HubNode,
     verifier: TokenVerifier,
     private readonly config: Pick<Config, "mercureJwtSecret" | "maxChannelsPerClient">,
+    /** A connection slot (maxConnections, maxConnectionsPerIp), as SSE streams take one. */
+    private readonly acquire: (req: IncomingMessage) => { release: () => void } | { refused: Refusal },
   ) {
     this.auth = new MercureAuth(verifier, config.mercureJwtSecret);
   }
@@ -50,7 +53,12 @@ export class MercureEndpoint {
     for (const c of channels) this.node.options(c);
     const token = mercureToken(req, url);
     const allowed = token ? (await this.auth.claims(token)).subscribe : [];
-    const stream = new MercureStream(res, this.node, channels, allowed, (s) => this.streams.delete(s));
+    const slot = this.acquire(req);
+    if ("refused" in slot) throw slot.refused.error;
+    const stream = new MercureStream(res, this.node, channels, allowed, (s) => {
+      this.streams.delete(s);
+      slot.release();
+    });
     this.streams.add(stream);
     req.on("close", () => stream.close());
     const lastEventId = req.headers["last-event-id"] ?? url.searchParams.get("lastEventID") ?? url.searchParams.get("Last-Event-ID") ?? undefined;

@@ -261,3 +261,19 @@ describe("Mercure across two nodes on one broker", () => {
     }
   });
 });
+
+describe("Mercure streams and the connection caps", () => {
+  it("count against maxConnectionsPerIp like SSE streams, and give their slot back when they close", async () => {
+    const hub = await startTestHub({ tokenHmacSecret: SECRET, maxConnectionsPerIp: 1 });
+    try {
+      const first = await MercureSubscriber.open(hub, ["https://example.com/capped"]);
+      const refused = await MercureSubscriber.open(hub, ["https://example.com/capped"]).catch((e: { status?: number }) => e);
+      expect((refused as { status?: number }).status).toBe(429);
+      first.close();
+      const again = await until(() => MercureSubscriber.open(hub, ["https://example.com/capped"]).catch(() => undefined));
+      again.close();
+    } finally {
+      await hub.stop();
+    }
+  });
+});
