@@ -154,6 +154,26 @@ export class SessionSubscriptions {
     }
   }
 
+  /**
+   * The connect webhook's server-side subscriptions. One that fails (an unknown namespace) is
+   * logged and left out rather than failing a connect the app allowed. What arrives for them
+   * waits for the connect reply: the caller writes it as soon as this resolves, before the
+   * flush runs.
+   */
+  async subscribeForServer(wanted: Record<string, SubscribeOptions>): Promise<Record<string, SubscribeResult>> {
+    const subs: Record<string, SubscribeResult> = {};
+    for (const [channel, options] of Object.entries(wanted)) {
+      try {
+        subs[channel] = await this.subscribe({ channel, token: "", recover: false, epoch: "", offset: "0" }, options);
+      } catch (err) {
+        this.node.log.warn({ err, channel, client: this.owner.id }, "connect webhook: server-side subscription failed");
+      }
+    }
+    const channels = Object.keys(subs);
+    if (channels.length > 0) setImmediate(() => channels.forEach((c) => this.flush(c)));
+    return subs;
+  }
+
   /** A new subscription token (client sub_refresh command): the subscription lives on until it expires. */
   async refresh(channel: string, token: string): Promise<SubRefreshResult> {
     const sub = this.subs.get(channel);

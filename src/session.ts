@@ -12,11 +12,10 @@ import {
   disconnectSlow,
   errBadRequest,
   errUnauthorized,
-  HubError,
   toHubError,
 } from "./errors.js";
-import type { Command, ConnectCommand, ConnectResult, Reply, SubscribeCommand, SubscribeResult } from "./gen/realtime/v1/client.js";
-import type { ProxyContext, SubscribeOptions } from "./gen/realtime/v1/proxy.js";
+import type { Command, ConnectCommand, ConnectResult, Reply, SubscribeCommand } from "./gen/realtime/v1/client.js";
+import type { ProxyContext } from "./gen/realtime/v1/proxy.js";
 import type { ClientInfo } from "./gen/realtime/v1/types.js";
 import { ErrorCode, UnsubscribeCode } from "./gen/realtime/v1/types.js";
 import type { Subscriber } from "./hub.js";
@@ -25,6 +24,7 @@ import * as commands from "./session-commands.js";
 import type { CommandContext } from "./session-commands.js";
 import { SessionSubscriptions } from "./session-subscriptions.js";
 import { authenticate } from "./session-connect.js";
+import { ConnectionExpiry } from "./connection-expiry.js";
 import { ClientRates, disconnectFlood, rateError } from "./client-rates.js";
 import type { ClientSession } from "./sessions.js";
 import { CommandDecodeError, decodeCommand, methodOf, splitFrame } from "./protocol/codec.js";
@@ -51,18 +51,13 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   info: ClientInfo = { user: "", client: this.id, connInfo: Buffer.alloc(0), chanInfo: Buffer.alloc(0) };
   private state: "new" | "connected" | "closed" = "new";
   readonly subscriptions: SessionSubscriptions;
+  private readonly expiry: ConnectionExpiry;
   private chain: Promise<void> = Promise.resolve();
   private pendingCommands = 0;
   private lastSeen: number;
-  private expiresAt = 0;
   private readonly connectTimer: Timer;
   /** Opaque bytes the connect webhook asked the hub to keep and send back on each call. */
   private meta: Buffer = Buffer.alloc(0);
-  /** Who extends the connection: the client with a new token, or the app (refresh webhook). */
-  private authenticatedBy: "token" | "proxy" | "none" = "none";
-  private refreshing = false;
-  /** The refresh webhook said `expired`: not asked again, the connection ends at its expiry. */
-  private refreshDeclined = false;
   /** clientCommandRate and clientPublishRate, from the first frame on. */
   private rates: ClientRates | undefined;
 
@@ -76,6 +71,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     private readonly request: ConnectionRequest = NO_REQUEST,
   ) {
     this.subscriptions = new SessionSubscriptions(this, node);
+    this.expiry = new ConnectionExpiry(this, node.log);
     // A connection that never connects must not hold resources forever.
     this.lastSeen = node.clock.now();
     this.connectTimer = node.clock.setTimeout(
@@ -128,7 +124,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   }
 
   setExpiry(expiresAtMs: number): void {
-    this.expiresAt = expiresAtMs;
+    this.expiry.set(expiresAtMs);
   }
 
   /** One WebSocket text frame: one or more JSON commands, newline-separated. */
@@ -261,8 +257,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     this.user = id.user;
     this.info = { ...this.info, user: id.user, connInfo: id.connInfo };
     this.meta = id.meta;
-    this.authenticatedBy = id.by;
-    this.expiresAt = id.expiresAt;
+    this.expiry.set(id.expiresAt, id.by);
     // Also before the slot is taken: close() gives back a slot taken before it, not after.
     if ((this.state as string) !== "new") throw errBadRequest("connection closed");
     const refused = await this.node.userConnections.acquire(this.user, this.id);
@@ -276,27 +271,8 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     this.node.clock.clear(this.connectTimer);
     this.state = "connected";
     this.node.register(this);
-    const subs = await this.subscribeForServer(id.serverSubs);
+    const subs = await this.subscriptions.subscribeForServer(id.serverSubs);
     return { client: this.id, version: VERSION, ping: cfg.pingIntervalSeconds, ttl: id.ttl, data: id.data, node: this.node.id, subs };
-  }
-
-  /**
-   * The connect webhook's server-side subscriptions. One that fails (an unknown namespace) is
-   * logged and left out rather than failing a connect the app allowed.
-   */
-  private async subscribeForServer(wanted: Record<string, SubscribeOptions>): Promise<Record<string, SubscribeResult>> {
-    const subs: Record<string, SubscribeResult> = {};
-    for (const [channel, options] of Object.entries(wanted)) {
-      try {
-        subs[channel] = await this.subscriptions.subscribe({ channel, token: "", recover: false, epoch: "", offset: "0" }, options);
-      } catch (err) {
-        this.node.log.warn({ err, channel, client: this.id }, "connect webhook: server-side subscription failed");
-      }
-    }
-    const channels = Object.keys(subs);
-    // After the reply: the caller writes it as soon as connect() resolves, before this runs.
-    if (channels.length > 0) setImmediate(() => channels.forEach((c) => this.subscriptions.flush(c)));
-    return subs;
   }
 
   /** Receive-only transports (SSE, long-poll) subscribe on the client's behalf (see SessionSubscriptions). */
@@ -323,12 +299,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   tick(now: number): void {
     if (this.state !== "connected") return;
     const lead = this.node.config.pingIntervalSeconds * 1000;
-    if (this.expiresAt && !this.refreshing) {
-      if (now > this.expiresAt) return this.close(disconnectExpired);
-      const ep = this.authenticatedBy === "proxy" ? this.node.proxy.endpoint("refresh") : null;
-      // Asked one tick ahead, so the answer lands before the expiry it extends.
-      if (ep && !this.refreshDeclined && this.expiresAt - now <= lead) void this.refreshByProxy(ep);
-    }
+    if (this.expiry.tick(now, lead)) return this.close(disconnectExpired);
     this.subscriptions.tick(now, lead);
     if (this.transport.bidirectional && now - this.lastSeen > this.node.config.pingIntervalSeconds * 2000)
       return this.close(disconnectNoPong);
@@ -348,24 +319,8 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     this.subscriptions.end(channel, UnsubscribeCode.UNSUBSCRIBE_CODE_SERVER, "unsubscribed by the server");
   }
 
-  /** The refresh webhook extends (or ends) a connection the connect webhook let in. */
-  private async refreshByProxy(ep: Endpoint): Promise<void> {
-    this.refreshing = true;
-    try {
-      const r = await this.ask("refresh", ep, { context: this.proxyContext() });
-      if (r.expired) {
-        this.refreshDeclined = true;
-        return;
-      }
-      this.expiresAt = Number(r.expireAt) * 1000;
-      if (r.info.length > 0) this.info = { ...this.info, connInfo: r.info };
-    } catch (err) {
-      // A temporary failure is tried again next tick, until the connection expires.
-      if (!(err instanceof ProxyDisconnect) && !(err instanceof HubError && err.temporary))
-        this.node.log.warn({ err, client: this.id }, "connection refresh failed");
-    } finally {
-      this.refreshing = false;
-    }
+  setConnInfo(info: Buffer): void {
+    this.info = { ...this.info, connInfo: info };
   }
 
   /** Tells the app (disconnect webhook) that this connection closed, in the background. */
