@@ -83,15 +83,23 @@ describe("broker-first rpc (HandleRpc)", () => {
     expect((await c.call({ rpc: { method: "job:run", data: {} } })).error).toMatchObject({ code: 104 });
   });
 
-  it("refuses a stream that does not register first", async () => {
+  it.each<[string, HandleRpcRequest, RegExp]>([
+    ["an answer before register", { answer: { id: "x", data: Buffer.alloc(0), error: undefined } }, /send register/],
+    ["no methods", { register: { methods: [] } }, /name 1 to 100 methods/],
+    ["too many methods", { register: { methods: Array.from({ length: 101 }, (_, i) => `m${i}`) } }, /name 1 to 100 methods/],
+    ["an empty method", { register: { methods: ["ok", ""] } }, /1 to 256 characters/],
+    ["a method too long", { register: { methods: ["x".repeat(257)] } }, /1 to 256 characters/],
+  ])("refuses a stream with %s (INVALID_ARGUMENT), and the node serves on", async (_name, first, message) => {
     const g = grpcClient(hub.grpcAddr);
     const stream = g.client.handleRpc(g.md());
     const err = await new Promise<ServiceError>((resolve) => {
       stream.on("error", resolve);
-      stream.write({ answer: { id: "x", data: Buffer.alloc(0), error: undefined } });
+      stream.write(first);
     });
-    expect(err.details).toMatch(/send register/);
+    expect(err.code).toBe(3);
+    expect(err.details).toMatch(message);
     g.close();
+    expect(hub.node.rpc.workers.methods()).toEqual([]);
   });
 });
 
