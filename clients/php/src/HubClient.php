@@ -75,6 +75,41 @@ final class HubClient implements HubClientInterface
         return new self(new GrpcTransport($url, $apiKey, $options));
     }
 
+    /**
+     * A client from one DSN, as an app keeps it in its environment (REALTIME_DSN):
+     * `http://host:port` or `https://...` (the HTTP API, protobuf), `http+json://` or
+     * `https+json://` (the HTTP API, JSON), `grpc://host:grpcPort` (h2c) or `grpcs://` (TLS).
+     * An API key may ride in the DSN's user part (`http://KEY@host:port`) when $apiKey is "".
+     */
+    public static function fromDsn(string $dsn, string $apiKey = '', TransportOptions $options = new TransportOptions(), int $attempts = 3, int $backoffMs = 100): self
+    {
+        $parts = parse_url($dsn);
+        if ($parts === false || !isset($parts['scheme'], $parts['host'])) {
+            throw new \InvalidArgumentException(sprintf('realtime-hub DSN "%s" is not a URL like http://127.0.0.1:8000 or grpc://127.0.0.1:9000', self::redact($dsn)));
+        }
+        if ($apiKey === '' && isset($parts['user'])) {
+            $apiKey = rawurldecode($parts['user']);
+        }
+        $host = str_contains($parts['host'], ':') && $parts['host'][0] !== '[' ? '[' . $parts['host'] . ']' : $parts['host'];
+        $rest = $host . (isset($parts['port']) ? ':' . $parts['port'] : '') . ($parts['path'] ?? '');
+        $transport = match (strtolower($parts['scheme'])) {
+            'http' => new HttpTransport('http://' . $rest, $apiKey, $options),
+            'https' => new HttpTransport('https://' . $rest, $apiKey, $options),
+            'http+json' => new HttpTransport('http://' . $rest, $apiKey, $options, json: true),
+            'https+json' => new HttpTransport('https://' . $rest, $apiKey, $options, json: true),
+            'grpc' => new GrpcTransport('http://' . $rest, $apiKey, $options),
+            'grpcs' => new GrpcTransport('https://' . $rest, $apiKey, $options),
+            default => throw new \InvalidArgumentException(sprintf('realtime-hub DSN scheme "%s" is not one of http, https, http+json, https+json, grpc, grpcs', $parts['scheme'])),
+        };
+        return new self($transport, $attempts, $backoffMs);
+    }
+
+    /** The DSN without its API key, for error messages. */
+    private static function redact(string $dsn): string
+    {
+        return (string) preg_replace('~//[^/@]*@~', '//***@', $dsn);
+    }
+
     public function publish(string $channel, mixed $data, ?string $idempotencyKey = null, bool $skipHistory = false, array $tags = []): PublishResult
     {
         $key = $idempotencyKey ?? self::newKey();
