@@ -1,0 +1,6 @@
+<?php
+
+return [
+    Symfony\Bundle\FrameworkBundle\FrameworkBundle::class => ['all' => true],
+    RealtimeHub\Bundle\RealtimeBundle::class => ['all' => true],
+];
