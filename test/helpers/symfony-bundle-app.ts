@@ -47,6 +47,8 @@ export interface SymfonyBundleApp {
   readonly env: Record<string, string>;
   /** `php bin/console ...args` with the app's environment; asynchronous, so the hub in this process keeps serving. */
   console(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<ConsoleRun>;
+  /** Any PHP script (a PHPUnit run) with the app's environment plus `env`, asynchronously. */
+  run(script: string, args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<ConsoleRun>;
   /** `php bin/console ...args` left running (a worker: realtime:consume, messenger:consume); owned, so killed at exit. */
   spawnConsole(args: string[], opts?: { env?: Record<string, string> }): ChildProcess;
   /** The server's log (requests, PHP errors), for failure messages. */
@@ -83,15 +85,17 @@ export async function startSymfonyBundleApp(env: Record<string, string>): Promis
   child.stderr!.on("data", (d) => (output = (output + d).slice(-20_000)));
   const url = `http://127.0.0.1:${port}`;
   const consoleArgs = (args: string[]) => ["-d", "display_errors=stderr", join(APP_DIR, "bin/console"), ...args, "--no-interaction"];
-  const console = (args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) =>
+  const run = (script: string, args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) =>
     new Promise<ConsoleRun>((resolve) =>
       execFile(
         PHP,
-        consoleArgs(args),
+        ["-d", "display_errors=stderr", script, ...args],
         { cwd: APP_DIR, encoding: "utf8", timeout: opts.timeoutMs ?? 60_000, env: { ...process.env, ...appEnv, ...opts.env }, maxBuffer: 16 << 20 },
         (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
       ),
     );
+  const console = (args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) =>
+    run(join(APP_DIR, "bin/console"), [...args, "--no-interaction"], opts);
   const spawnConsole = (args: string[], opts: { env?: Record<string, string> } = {}) =>
     owned(spawn(PHP, consoleArgs(args), { cwd: APP_DIR, env: { ...process.env, ...appEnv, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] }));
   const stop = async () => {
@@ -113,5 +117,5 @@ export async function startSymfonyBundleApp(env: Record<string, string>): Promis
     await stop();
     throw new Error(`the Symfony bundle app did not start: ${(err as Error).message}\n${output}`);
   }
-  return { url, varDir, env: appEnv, console, spawnConsole, output: () => output, stop };
+  return { url, varDir, env: appEnv, console, run, spawnConsole, output: () => output, stop };
 }

@@ -45,6 +45,14 @@ describe.runIf(canRunSymfonyBundle("Symfony bundle"))("Symfony bundle in a real 
     }
   });
 
+  it("passes its PHPUnit suite (clients/php/bundle/tests)", async () => {
+    const r = await app.run("/usr/bin/phpunit", ["--configuration", fileURLToPath(new URL("../../clients/php/bundle/phpunit.xml.dist", import.meta.url)), "--do-not-cache-result"]);
+    const output = `${r.stdout}\n${r.stderr}`;
+    expect(r.code, output).toBe(0);
+    // "OK (n tests", not "OK, but incomplete, skipped, or risky".
+    expect(output, output).toMatch(/^OK \((\d+) tests, \d+ assertions\)/m);
+  }, 180_000);
+
   it.each(["clients/php", "clients/php/bundle"])("%s/composer.json is valid for composer (strict)", (dir) => {
     const out = execFileSync("composer", ["validate", "--no-check-publish", "--strict", "--no-interaction"], {
       cwd: fileURLToPath(new URL(`../../${dir}/`, import.meta.url)),

@@ -1,0 +1,72 @@
+<?php
+
+declare(strict_types=1);
+
+namespace RealtimeHub\Bundle\Tests\DependencyInjection;
+
+use PHPUnit\Framework\TestCase;
+use RealtimeHub\Bundle\DependencyInjection\RealtimeExtension;
+use RealtimeHub\Client\HubClient;
+use RealtimeHub\Client\HubClientInterface;
+use RealtimeHub\Client\Token\TokenSigner;
+use Symfony\Component\Config\Definition\Exception\InvalidConfigurationException;
+use Symfony\Component\DependencyInjection\ContainerBuilder;
+
+final class RealtimeExtensionTest extends TestCase
+{
+    /** @param array<string, mixed> $config */
+    private static function container(array $config): ContainerBuilder
+    {
+        $container = new ContainerBuilder();
+        (new RealtimeExtension())->load([$config], $container);
+        // The tests read the services the app would autowire.
+        $container->getAlias(HubClientInterface::class)->setPublic(true);
+        if ($container->hasAlias(TokenSigner::class)) {
+            $container->getAlias(TokenSigner::class)->setPublic(true);
+        }
+        $container->compile();
+        return $container;
+    }
+
+    public function testTheDefaultsGiveAClientOfTheLocalHubAndNoTokenSigner(): void
+    {
+        $container = self::container([]);
+        self::assertInstanceOf(HubClient::class, $container->get(HubClientInterface::class));
+        self::assertFalse($container->has(TokenSigner::class));
+        self::assertSame(300, $container->getParameter('realtime.webhook.max_age'));
+        self::assertNull($container->getParameter('realtime.webhook.secret'));
+    }
+
+    public function testAnHs256SecretGivesATokenSignerWhoseTokensCarryTheUser(): void
+    {
+        $container = self::container(['dsn' => 'grpc://127.0.0.1:9000', 'tokens' => ['secret' => str_repeat('s', 32), 'ttl' => 60]]);
+        $signer = $container->get(TokenSigner::class);
+        self::assertInstanceOf(TokenSigner::class, $signer);
+        [$header, $payload, $signature] = explode('.', $signer->connectionToken('alice', 60));
+        $claims = json_decode(base64_decode(strtr($payload, '-_', '+/')), true);
+        self::assertSame('alice', $claims['sub']);
+        $expected = rtrim(strtr(base64_encode(hash_hmac('sha256', "$header.$payload", str_repeat('s', 32), true)), '+/', '-_'), '=');
+        self::assertSame($expected, $signature);
+        self::assertSame(60, $container->getParameter('realtime.tokens.ttl'));
+    }
+
+    public function testAnRs256SignerWithoutAKeyIsRefusedByName(): void
+    {
+        $this->expectException(\InvalidArgumentException::class);
+        $this->expectExceptionMessage('RS256 needs a private_key');
+        self::container(['tokens' => ['algorithm' => 'RS256', 'secret' => 'unused']])->get(TokenSigner::class);
+    }
+
+    public function testAnUnknownAlgorithmIsAConfigError(): void
+    {
+        $this->expectException(InvalidConfigurationException::class);
+        self::container(['tokens' => ['algorithm' => 'none']]);
+    }
+
+    public function testABadDsnIsRefusedWhenTheClientIsFirstUsed(): void
+    {
+        $this->expectException(\InvalidArgumentException::class);
+        $this->expectExceptionMessage('scheme "ftp"');
+        self::container(['dsn' => 'ftp://127.0.0.1'])->get(HubClientInterface::class);
+    }
+}
