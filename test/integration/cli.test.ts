@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:net";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { TestWsClient } from "../helpers/ws-client.js";
@@ -117,6 +118,26 @@ describe("realtime-hub CLI", () => {
     }
   });
 
+  it("npm start's command hands SIGTERM to the hub: stopping npm leaves no hub serving behind", async () => {
+    const { scripts } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { scripts: Record<string, string> };
+    const [build, run, ...rest] = scripts.start!.split(" && ");
+    expect([build, rest]).toEqual(["npm run build --silent", []]);
+    // npm hands the signal to the shell that runs the script; unless the shell became the hub
+    // (exec), the shell dies and the hub is orphaned, still on its ports.
+    const hub = await serve([], run);
+    try {
+      hub.child.kill("SIGTERM");
+      expect(await hub.exited).toEqual({ code: 0, signal: null });
+      expect(hub.output()).toMatch(/"msg":"stopped"/);
+    } finally {
+      try {
+        process.kill(-hub.child.pid!, "SIGKILL");
+      } catch {
+        // the group is gone: nothing was left behind
+      }
+    }
+  });
+
   describe.runIf(requireTools("CLI with redis stores", { "redis-server": !!which("redis-server") }))("with --broker redis", () => {
     let redis: Awaited<ReturnType<typeof startRedisServer>>;
     beforeAll(async () => {
@@ -147,12 +168,21 @@ describe("realtime-hub CLI", () => {
   });
 });
 
-/** `realtime-hub serve --dev` on free ports, once it logged that it started. */
-async function serve(args: string[]) {
+/**
+ * `realtime-hub serve --dev` on free ports, once it logged that it started; with `shellCommand`
+ * (a command line that serves, as package.json's start runs it), through `sh -c`, in a process
+ * group of its own so the test can kill whatever it leaves.
+ */
+async function serve(args: string[], shellCommand?: string) {
   const [http, grpc] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [MAIN, "serve", "--dev", "--http-addr", `127.0.0.1:${http}`, "--grpc-addr", `127.0.0.1:${grpc}`, ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const addrs = ["--http-addr", `127.0.0.1:${http}`, "--grpc-addr", `127.0.0.1:${grpc}`];
+  const child = shellCommand
+    ? spawn("sh", ["-c", `${shellCommand} ${[...addrs, ...args].join(" ")}`], {
+        cwd: fileURLToPath(new URL("../..", import.meta.url)),
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      })
+    : spawn(process.execPath, [MAIN, "serve", "--dev", ...addrs, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stderr.on("data", (d) => (out += d));
