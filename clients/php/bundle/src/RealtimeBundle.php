@@ -5,6 +5,10 @@ declare(strict_types=1);
 namespace RealtimeHub\Bundle;
 
 use RealtimeHub\Bundle\DependencyInjection\RealtimeExtension;
+use RealtimeHub\Bundle\Rpc\AsRpcHandler;
+use RealtimeHub\Bundle\Rpc\RpcHandlerPass;
+use Symfony\Component\DependencyInjection\ChildDefinition;
+use Symfony\Component\DependencyInjection\ContainerBuilder;
 use Symfony\Component\DependencyInjection\Extension\ExtensionInterface;
 use Symfony\Component\HttpKernel\Bundle\Bundle;
 
@@ -14,6 +18,22 @@ use Symfony\Component\HttpKernel\Bundle\Bundle;
  */
 final class RealtimeBundle extends Bundle
 {
+    public function build(ContainerBuilder $container): void
+    {
+        parent::build($container);
+        // #[AsRpcHandler('name')] on an autoconfigured class (its __invoke) or on its methods.
+        $container->registerAttributeForAutoconfiguration(
+            AsRpcHandler::class,
+            static function (ChildDefinition $definition, AsRpcHandler $attribute, \ReflectionClass|\ReflectionMethod $reflector): void {
+                $definition->addTag(RpcHandlerPass::TAG, [
+                    'method' => $attribute->method,
+                    'handler' => $reflector instanceof \ReflectionMethod ? $reflector->getName() : '__invoke',
+                ]);
+            },
+        );
+        $container->addCompilerPass(new RpcHandlerPass());
+    }
+
     public function getContainerExtension(): ?ExtensionInterface
     {
         return new RealtimeExtension();
