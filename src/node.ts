@@ -3,7 +3,7 @@ import { isReconnectNotifier, type Broker, type HistoryPublisher } from "./broke
 import type { PresenceStore, PresenceStats } from "./presence/presence-store.js";
 import type { HistoryStore, ReadOptions, ReadResult } from "./history/history-store.js";
 import type { Config, NamespaceOptions } from "./config.js";
-import type { BrokerEnvelope, Control } from "./gen/realtime/v1/broker.js";
+import type { BrokerEnvelope } from "./gen/realtime/v1/broker.js";
 import type { ChannelsResponse, DisconnectRequest, UnsubscribeRequest, NodeInfo } from "./gen/realtime/v1/hub.js";
 import type { ClientInfo, Publication, StreamPosition } from "./gen/realtime/v1/types.js";
 import { DisconnectCode } from "./gen/realtime/v1/types.js";
@@ -25,6 +25,7 @@ import { RpcRouter } from "./rpc/rpc-router.js";
 import { RpcWorkers } from "./rpc/rpc-workers.js";
 import { SessionRegistry, type ClientSession } from "./sessions.js";
 import { UserConnectionLimit } from "./user-connection-limit.js";
+import { UserControls } from "./user-controls.js";
 import type { UserConnectionStore } from "./user-connections/user-connection-store.js";
 import { checkPublicationData } from "./protocol/codec.js";
 import { VERSION } from "./version.js";
@@ -80,6 +81,9 @@ export class HubNode {
   );
   /** The connected client sessions of this node. */
   readonly sessions = new SessionRegistry();
+  private readonly userControls = new UserControls(this.sessions, (control) =>
+    this.publishToBroker({ origin: this.id, channel: "", control }),
+  );
   readonly broker: Broker;
   private readonly historyPublisher: HistoryPublisher | undefined;
   readonly presenceStore: PresenceStore;
@@ -286,7 +290,7 @@ export class HubNode {
       else if (env.join?.info) this.hub.fanOut(ChannelEvent.join(env.channel, env.join.info));
       else if (env.leave?.info) this.hub.fanOut(ChannelEvent.leave(env.channel, env.leave.info));
       else if (env.control && !this.cluster.onControl(env.control, env.origin) && !this.rpc.onControl(env.control, env.origin))
-        this.applyUserControl(env.control);
+        this.userControls.apply(env.control);
     } catch (err) {
       this.log.error({ err, channel: env.channel }, "failed to deliver an envelope from the broker");
     }
@@ -410,33 +414,13 @@ export class HubNode {
 
   /** Disconnects a user's connections on every node. */
   disconnectUser(req: DisconnectRequest): void {
-    const control: Control = { disconnect: req };
-    this.publishToBroker({ origin: this.id, channel: "", control });
-    this.applyUserControl(control);
+    this.userControls.disconnect(req);
   }
 
   /** Unsubscribes a user's connections from a channel on every node. */
   unsubscribeUser(req: UnsubscribeRequest): void {
-    this.rules.options(req.channel);
-    const control: Control = { unsubscribe: req };
-    this.publishToBroker({ origin: this.id, channel: "", control });
-    this.applyUserControl(control);
-  }
-
-  /** A Disconnect or Unsubscribe of the server API, from this node or another: acts on the local sessions it names. */
-  private applyUserControl(control: Control): void {
-    const target = control.disconnect ?? control.unsubscribe;
-    if (!target) return;
-    // A client id is unique: it alone names the connection (anonymous ones have no user).
-    const found = target.client ? [this.sessions.get(target.client)] : this.sessions.ofUser(target.user);
-    const sessions = found.filter((s): s is ClientSession => s !== undefined && (!target.user || s.user === target.user));
-    if (control.disconnect) {
-      const code = control.disconnect.code || DisconnectCode.DISCONNECT_CODE_FORCE_NO_RECONNECT;
-      const d = new Disconnect(code, control.disconnect.reason || "disconnected by the server");
-      for (const s of sessions) s.disconnect(d);
-    } else if (control.unsubscribe) {
-      for (const s of sessions) s.serverUnsubscribe(control.unsubscribe.channel);
-    }
+    this.rules.options(req.channel); // an invalid name must reach no node
+    this.userControls.unsubscribe(req);
   }
 
   /** Tells every local client to reconnect elsewhere, then closes the stores. */
