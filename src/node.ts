@@ -9,7 +9,6 @@ import type { ClientInfo, Publication, StreamPosition } from "./gen/realtime/v1/
 import { DisconnectCode } from "./gen/realtime/v1/types.js";
 import { ChannelEvent } from "./channel-event.js";
 import { ChannelRules } from "./channel.js";
-import { collectChannels, globMatch, type ChannelsPart } from "./channels-query.js";
 import { systemClock, type Clock, type Timer } from "./clock.js";
 import { Cluster } from "./cluster.js";
 import { Disconnect, errNotAvailable, toHubError } from "./errors.js";
@@ -18,6 +17,7 @@ import { Hub, type Subscriber } from "./hub.js";
 import type { IdempotencyStore } from "./idempotency/idempotency-store.js";
 import { MemoryIdempotencyStore } from "./idempotency/memory.js";
 import { createCounters } from "./node-counters.js";
+import { NodeReport } from "./node-report.js";
 import { OrderedDelivery } from "./ordered-delivery.js";
 import { PresenceKeeper } from "./presence-keeper.js";
 import { Proxy } from "./proxy/proxy.js";
@@ -28,7 +28,6 @@ import { UserConnectionLimit } from "./user-connection-limit.js";
 import { UserControls } from "./user-controls.js";
 import type { UserConnectionStore } from "./user-connections/user-connection-store.js";
 import { checkPublicationData } from "./protocol/codec.js";
-import { VERSION } from "./version.js";
 
 export { GAP_WAIT_MS } from "./ordered-delivery.js";
 
@@ -108,7 +107,7 @@ export class HubNode {
   /** Browser rpc answered by backends' HandleRpc streams, on this node or another. */
   readonly rpc: RpcRouter;
   private ticker: Timer | undefined;
-  private readonly startedAt: number;
+  private readonly report: NodeReport;
   private closed = false;
 
   constructor(deps: NodeDeps) {
@@ -121,7 +120,7 @@ export class HubNode {
     this.historyStore = deps.history;
     this.log = deps.log;
     this.clock = deps.clock ?? systemClock;
-    this.startedAt = this.clock.now();
+    this.report = new NodeReport(this); // after the clock: uptime counts from here
     this.proxy = new Proxy(deps.config, deps.log);
     this.idempotency = deps.idempotency ?? new MemoryIdempotencyStore(deps.config.idempotencyWindowSeconds * 1000);
     this.presenceKeeper = new PresenceKeeper(deps.presence, deps.config.presenceTtlSeconds, deps.log, this.clock);
@@ -138,8 +137,8 @@ export class HubNode {
     this.ordered = new OrderedDelivery(this.hub, recover, this.counters, deps.log, deps.sharedHistory ?? true, this.clock);
     this.cluster = new Cluster({
       id: this.id,
-      info: () => this.localInfo(),
-      channels: (pattern) => this.localChannels(pattern),
+      info: () => this.report.info(),
+      channels: (pattern) => this.report.channelsPart(pattern),
       sendControl: (control, onFailure) => this.publishToBroker({ origin: this.id, channel: "", control }, onFailure),
     }, this.clock);
     // A worker attaching or leaving is announced at once, so other nodes route to it soon.
@@ -374,15 +373,7 @@ export class HubNode {
 
   /** Channels with local subscribers, filtered by a glob (`*` = any run of characters). */
   channels(pattern: string): Record<string, { numClients: number }> {
-    const out: Record<string, { numClients: number }> = {};
-    for (const name of this.hub.channelNames())
-      if (!pattern || globMatch(pattern, name)) out[name] = { numClients: this.hub.numSubscribers(name) };
-    return out;
-  }
-
-  /** This node's part of a Channels call: its channels matching `pattern`, bounded. */
-  private localChannels(pattern: string): ChannelsPart {
-    return collectChannels(this.hub.channelNames(), pattern, (name) => this.hub.numSubscribers(name));
+    return this.report.channels(pattern);
   }
 
   /** Channels with subscribers on any node, counts summed over the nodes (see Cluster.channels). */
@@ -396,20 +387,7 @@ export class HubNode {
   }
 
   localInfo(): NodeInfo {
-    const sessions = this.sessions.stats();
-    const hub = this.hub.stats();
-    return {
-      id: this.id,
-      version: VERSION,
-      numClients: sessions.clients,
-      numUsers: sessions.users,
-      numChannels: hub.channels,
-      numSubscriptions: hub.subscriptions,
-      uptimeSeconds: String(Math.floor((this.clock.now() - this.startedAt) / 1000)),
-      broker: this.broker.kind,
-      brokerHealthy: this.broker.healthy(),
-      rpcMethods: this.rpc.workers.methods(),
-    };
+    return this.report.info();
   }
 
   /** Disconnects a user's connections on every node. */
