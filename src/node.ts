@@ -9,10 +9,11 @@ import type { ClientInfo, Publication, StreamPosition } from "./gen/realtime/v1/
 import { DisconnectCode } from "./gen/realtime/v1/types.js";
 import { ChannelEvent } from "./channel-event.js";
 import { ChannelRules } from "./channel.js";
+import { ChannelReads, NO_POSITION } from "./channel-reads.js";
 import { systemClock, type Clock, type Timer } from "./clock.js";
 import { Cluster } from "./cluster.js";
-import { Disconnect, errNotAvailable, toHubError } from "./errors.js";
-import { recoveryFrom, type Recovery } from "./history/recovery.js";
+import { Disconnect, toHubError } from "./errors.js";
+import type { Recovery } from "./history/recovery.js";
 import { Hub, type Subscriber } from "./hub.js";
 import type { IdempotencyStore } from "./idempotency/idempotency-store.js";
 import { MemoryIdempotencyStore } from "./idempotency/memory.js";
@@ -60,7 +61,6 @@ export interface NodeDeps {
   clock?: Clock | undefined;
 }
 
-const NO_POSITION: StreamPosition = { offset: "0", epoch: "" };
 /** At most one "broker publish failed" log line per this interval (the counter has them all). */
 const PUBLISH_FAILURE_LOG_MS = 5000;
 
@@ -87,6 +87,7 @@ export class HubNode {
   private readonly historyPublisher: HistoryPublisher | undefined;
   readonly presenceStore: PresenceStore;
   readonly historyStore: HistoryStore;
+  private readonly reads: ChannelReads;
   readonly log: Logger;
   /** Counters for /metrics and tests. */
   readonly counters = createCounters();
@@ -118,6 +119,7 @@ export class HubNode {
     this.historyPublisher = deps.historyPublisher;
     this.presenceStore = deps.presence;
     this.historyStore = deps.history;
+    this.reads = new ChannelReads(this.rules, deps.presence, deps.history);
     this.log = deps.log;
     this.clock = deps.clock ?? systemClock;
     this.report = new NodeReport(this); // after the clock: uptime counts from here
@@ -334,41 +336,32 @@ export class HubNode {
     }
   }
 
-  async presence(channel: string): Promise<Record<string, ClientInfo>> {
-    if (!this.rules.options(channel).presence) throw errNotAvailable(`presence is off for ${JSON.stringify(channel)}`);
-    return this.presenceStore.get(channel);
+  /** The channel's presence; refused when its namespace keeps none. */
+  presence(channel: string): Promise<Record<string, ClientInfo>> {
+    return this.reads.presence(channel);
   }
 
-  async presenceStats(channel: string): Promise<PresenceStats> {
-    if (!this.rules.options(channel).presence) throw errNotAvailable(`presence is off for ${JSON.stringify(channel)}`);
-    return this.presenceStore.stats(channel);
+  presenceStats(channel: string): Promise<PresenceStats> {
+    return this.reads.presenceStats(channel);
   }
 
-  async history(channel: string, opts: ReadOptions): Promise<ReadResult> {
-    if (this.rules.options(channel).historySize <= 0)
-      throw errNotAvailable(`history is off for ${JSON.stringify(channel)}`);
-    return this.historyStore.read(channel, opts);
+  /** The channel's history; refused when its namespace keeps none. */
+  history(channel: string, opts: ReadOptions): Promise<ReadResult> {
+    return this.reads.history(channel, opts);
   }
 
-  /**
-   * What history holds of `channel` after `since`, and whether it continues `since` without a
-   * gap (recoveryFrom): for a client subscribing with recovery and for gap fills alike.
-   */
-  async recover(channel: string, since: StreamPosition): Promise<Recovery> {
-    const ns = this.rules.options(channel);
-    const r = await this.historyStore.read(channel, { since, limit: ns.historySize, ttlSeconds: ns.historyTtlSeconds });
-    return recoveryFrom(r, since);
+  /** What history holds after `since`, and whether it continues `since` without a gap. */
+  recover(channel: string, since: StreamPosition): Promise<Recovery> {
+    return this.reads.recover(channel, since);
   }
 
   /** Stream position without reading publications (for subscribe without recovery). */
-  async position(channel: string, ns: NamespaceOptions): Promise<StreamPosition> {
-    if (ns.historySize <= 0) return NO_POSITION;
-    return (await this.historyStore.read(channel, { limit: 0, ttlSeconds: ns.historyTtlSeconds })).position;
+  position(channel: string, ns: NamespaceOptions): Promise<StreamPosition> {
+    return this.reads.position(channel, ns);
   }
 
-  async historyRemove(channel: string): Promise<void> {
-    this.rules.options(channel);
-    await this.historyStore.remove(channel);
+  historyRemove(channel: string): Promise<void> {
+    return this.reads.historyRemove(channel);
   }
 
   /** Channels with local subscribers, filtered by a glob (`*` = any run of characters). */
