@@ -3,7 +3,7 @@ import { isReconnectNotifier, type Broker, type HistoryPublisher } from "./broke
 import type { PresenceStore, PresenceStats } from "./presence/presence-store.js";
 import type { HistoryStore, ReadOptions, ReadResult } from "./history/history-store.js";
 import type { Config, NamespaceOptions } from "./config.js";
-import type { BrokerEnvelope } from "./gen/realtime/v1/broker.js";
+import type { BrokerEnvelope, Control } from "./gen/realtime/v1/broker.js";
 import type { ChannelsResponse, DisconnectRequest, UnsubscribeRequest, NodeInfo } from "./gen/realtime/v1/hub.js";
 import type { ClientInfo, Publication, StreamPosition } from "./gen/realtime/v1/types.js";
 import { DisconnectCode } from "./gen/realtime/v1/types.js";
@@ -18,6 +18,7 @@ import { Hub, type Subscriber } from "./hub.js";
 import type { IdempotencyStore } from "./idempotency/idempotency-store.js";
 import { MemoryIdempotencyStore } from "./idempotency/memory.js";
 import { createCounters } from "./node-counters.js";
+import type { NodeDeps } from "./node-deps.js";
 import { NodeReport } from "./node-report.js";
 import { OrderedDelivery } from "./ordered-delivery.js";
 import { PresenceKeeper } from "./presence-keeper.js";
@@ -27,10 +28,10 @@ import { RpcWorkers } from "./rpc/rpc-workers.js";
 import { SessionRegistry, type ClientSession } from "./sessions.js";
 import { UserConnectionLimit } from "./user-connection-limit.js";
 import { UserControls } from "./user-controls.js";
-import type { UserConnectionStore } from "./user-connections/user-connection-store.js";
 import { checkPublicationData } from "./protocol/codec.js";
 
 export { GAP_WAIT_MS } from "./ordered-delivery.js";
+export type { NodeDeps } from "./node-deps.js";
 
 export interface PublishOptions {
   /** The publishing client; absent when a backend publishes. */
@@ -38,27 +39,6 @@ export interface PublishOptions {
   tags?: Record<string, string> | undefined;
   skipHistory?: boolean | undefined;
   idempotencyKey?: string | undefined;
-}
-
-export interface NodeDeps {
-  config: Config;
-  broker: Broker;
-  /** Set when history lives where the broker publishes: append and publish in one step. */
-  historyPublisher?: HistoryPublisher | undefined;
-  presence: PresenceStore;
-  history: HistoryStore;
-  /**
-   * Whether every node reads the same history, so offsets mean the same everywhere: then
-   * delivery is put in offset order and gaps are filled from history. Default true (one node).
-   */
-  sharedHistory?: boolean | undefined;
-  /** Where idempotency keys are remembered; in this process when absent (one node). */
-  idempotency?: IdempotencyStore | undefined;
-  /** Where connections per user are counted for the whole cluster; this node's own only when absent. */
-  userConnections?: UserConnectionStore | undefined;
-  log: Logger;
-  /** Time and timers; the system's when absent (tests move time themselves). */
-  clock?: Clock | undefined;
 }
 
 /** At most one "broker publish failed" log line per this interval (the counter has them all). */
@@ -80,9 +60,7 @@ export class HubNode {
   );
   /** The connected client sessions of this node. */
   readonly sessions = new SessionRegistry();
-  private readonly userControls = new UserControls(this.sessions, (control) =>
-    this.publishToBroker({ origin: this.id, channel: "", control }),
-  );
+  private readonly userControls = new UserControls(this.sessions, (control) => this.sendControl(control));
   readonly broker: Broker;
   private readonly historyPublisher: HistoryPublisher | undefined;
   readonly presenceStore: PresenceStore;
@@ -141,14 +119,14 @@ export class HubNode {
       id: this.id,
       info: () => this.report.info(),
       channels: (pattern) => this.report.channelsPart(pattern),
-      sendControl: (control, onFailure) => this.publishToBroker({ origin: this.id, channel: "", control }, onFailure),
+      sendControl: (control, onFailure) => this.sendControl(control, onFailure),
     }, this.clock);
     // A worker attaching or leaving is announced at once, so other nodes route to it soon.
     const workers = new RpcWorkers(this.clock, deps.config.rpcTimeoutMs, () => !this.closed && this.cluster.announce());
     this.rpc = new RpcRouter(workers, {
       id: this.id,
       peers: () => this.cluster.info().filter((n) => n.id !== this.id),
-      sendControl: (control, onFailure) => this.publishToBroker({ origin: this.id, channel: "", control }, onFailure),
+      sendControl: (control, onFailure) => this.sendControl(control, onFailure),
     }, this.clock, deps.config.rpcTimeoutMs);
   }
 
@@ -264,6 +242,11 @@ export class HubNode {
       this.publishFailuresLogged = this.counters.brokerPublishFailures;
       this.log.warn({ err, channel: env.channel, failures }, "broker publish failed; delivered locally only");
     });
+  }
+
+  /** Cluster, rpc and user controls: the empty channel is the one every node hears (see Broker). */
+  private sendControl(control: Control, onFailure?: () => void): void {
+    this.publishToBroker({ origin: this.id, channel: "", control }, onFailure);
   }
 
   /**
