@@ -23,6 +23,7 @@ import { NodeReport } from "./node-report.js";
 import { OrderedDelivery } from "./ordered-delivery.js";
 import { PresenceKeeper } from "./presence-keeper.js";
 import { Proxy } from "./proxy/proxy.js";
+import { PublishFailureLog } from "./publish-failure-log.js";
 import { RpcRouter } from "./rpc/rpc-router.js";
 import { RpcWorkers } from "./rpc/rpc-workers.js";
 import { SessionRegistry, type ClientSession } from "./sessions.js";
@@ -41,9 +42,6 @@ export interface PublishOptions {
   idempotencyKey?: string | undefined;
 }
 
-/** At most one "broker publish failed" log line per this interval (the counter has them all). */
-const PUBLISH_FAILURE_LOG_MS = 5000;
-
 /**
  * One hub process: the one hub of the data path. publish() appends to history, publishes
  * through the broker and delivers locally; what arrives from the broker is delivered locally
@@ -60,12 +58,10 @@ export class HubNode {
   );
   /** The connected client sessions of this node. */
   readonly sessions = new SessionRegistry();
-  private readonly userControls = new UserControls(this.sessions, (control) => this.sendControl(control));
   readonly broker: Broker;
   private readonly historyPublisher: HistoryPublisher | undefined;
   readonly presenceStore: PresenceStore;
   readonly historyStore: HistoryStore;
-  private readonly reads: ChannelReads;
   readonly log: Logger;
   /** Counters for /metrics and tests. */
   readonly counters = createCounters();
@@ -75,8 +71,7 @@ export class HubNode {
   private readonly presenceKeeper: PresenceKeeper;
   private readonly ordered: OrderedDelivery;
   private readonly cluster: Cluster;
-  private publishFailureLoggedAt = 0;
-  private publishFailuresLogged = 0;
+  private readonly publishFailures: PublishFailureLog;
   /** Per channel, while an idempotent publish into it has not started: what the next publish waits for. */
   private readonly publishGates = new Map<string, Promise<void>>();
   /** Time and timers of this node and its sessions. */
@@ -85,8 +80,12 @@ export class HubNode {
   readonly proxy: Proxy;
   /** Browser rpc answered by backends' HandleRpc streams, on this node or another. */
   readonly rpc: RpcRouter;
-  private ticker: Timer | undefined;
+  /** History and presence as client commands, the server API and subscribes read them. */
+  private readonly reads: ChannelReads;
+  /** What this node says about itself (Info, Channels, announcements). */
   private readonly report: NodeReport;
+  private readonly userControls: UserControls;
+  private ticker: Timer | undefined;
   private closed = false;
 
   constructor(deps: NodeDeps) {
@@ -101,18 +100,14 @@ export class HubNode {
     this.log = deps.log;
     this.clock = deps.clock ?? systemClock;
     this.report = new NodeReport(this); // after the clock: uptime counts from here
+    this.publishFailures = new PublishFailureLog(deps.log, this.clock);
+    this.userControls = new UserControls(this.sessions, (control) => this.sendControl(control));
     this.proxy = new Proxy(deps.config, deps.log);
     this.idempotency = deps.idempotency ?? new MemoryIdempotencyStore(deps.config.idempotencyWindowSeconds * 1000);
     this.presenceKeeper = new PresenceKeeper(deps.presence, deps.config.presenceTtlSeconds, deps.log, this.clock);
     // Counted entries live as long as presence entries: a dead node's connections age out alike.
-    this.userConnections = new UserConnectionLimit(
-      deps.config.maxConnectionsPerUser,
-      deps.userConnections,
-      deps.config.presenceTtlSeconds,
-      this.counters,
-      deps.log,
-      this.clock,
-    );
+    this.userConnections = new UserConnectionLimit(deps.config.maxConnectionsPerUser, deps.userConnections,
+      deps.config.presenceTtlSeconds, this.counters, deps.log, this.clock);
     const recover = (channel: string, since: StreamPosition) => this.recover(channel, since);
     this.ordered = new OrderedDelivery(this.hub, recover, this.counters, deps.log, deps.sharedHistory ?? true, this.clock);
     this.cluster = new Cluster({
@@ -234,13 +229,7 @@ export class HubNode {
     this.broker.publish(env).catch((err: unknown) => {
       onFailure?.();
       this.counters.brokerPublishFailures++;
-      // During an outage every publish fails: one line per interval, with how many, not one each.
-      const now = this.clock.now();
-      if (now - this.publishFailureLoggedAt < PUBLISH_FAILURE_LOG_MS) return;
-      const failures = this.counters.brokerPublishFailures - this.publishFailuresLogged;
-      this.publishFailureLoggedAt = now;
-      this.publishFailuresLogged = this.counters.brokerPublishFailures;
-      this.log.warn({ err, channel: env.channel, failures }, "broker publish failed; delivered locally only");
+      this.publishFailures.failed(err, env.channel);
     });
   }
 
