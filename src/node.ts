@@ -5,8 +5,7 @@ import type { HistoryStore, ReadOptions, ReadResult } from "./history/history-st
 import type { Config, NamespaceOptions } from "./config.js";
 import type { BrokerEnvelope, Control } from "./gen/realtime/v1/broker.js";
 import type { ChannelsResponse, DisconnectRequest, UnsubscribeRequest, NodeInfo } from "./gen/realtime/v1/hub.js";
-import type { ClientInfo, Publication, StreamPosition } from "./gen/realtime/v1/types.js";
-import { DisconnectCode } from "./gen/realtime/v1/types.js";
+import { DisconnectCode, type ClientInfo, type Publication, type StreamPosition } from "./gen/realtime/v1/types.js";
 import { ChannelEvent } from "./channel-event.js";
 import { ChannelRules } from "./channel.js";
 import { ChannelReads, NO_POSITION } from "./channel-reads.js";
