@@ -10,6 +10,15 @@ const KEPT = /[A-Za-z0-9_\-.:@=,;+!/]/;
 const HASHED = "~h";
 
 /**
+ * The firehose: every update published through POST /.well-known/mercure also lands here,
+ * so a subscriber of `*` or a URI template (which no single channel holds) follows this one
+ * and keeps what matches. topicToChannel never makes it: `~` there is always `~h` or `~` and
+ * two upper-case hex digits. Publications made into `mercure:` channels through the server
+ * API do not reach it.
+ */
+export const FIREHOSE_CHANNEL = `${PREFIX}~all`;
+
+/**
  * The channel of a Mercure topic: `mercure:` + the topic with every UTF-8 byte outside the
  * characters channel names allow (and `~` itself) written as `~` + two upper-case hex digits.
  * `https://example.com/books/1` stays readable as `mercure:https://example.com/books/1`, and

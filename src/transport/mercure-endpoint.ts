@@ -3,6 +3,7 @@ import type { TokenVerifier } from "../auth/jwt.js";
 import type { Config } from "../config.js";
 import { errBadRequest, errLimitExceeded } from "../errors.js";
 import { ErrorCode } from "../gen/realtime/v1/types.js";
+import { isPattern, patternSupported } from "../mercure/selectors.js";
 import { topicToChannel } from "../mercure/topic-channel.js";
 import type { HubNode } from "../node.js";
 import type { Refusal } from "./connection-limits.js";
@@ -16,9 +17,10 @@ export const MERCURE_PATH = "/.well-known/mercure";
 
 /**
  * The Mercure hub protocol (the era symfony/mercure 0.6 speaks, docs/mercure.md): POST
- * publishes an update, GET streams the updates of exact topics as SSE. Topics are channels
- * of the mercure namespace (mercure/topic-channel.ts), so WebSocket, SSE and long-poll
- * clients of ours read the same updates, across nodes and brokers.
+ * publishes an update, GET streams the updates of topics and topic selectors as SSE. Topics are
+ * channels of the mercure namespace (mercure/topic-channel.ts), so WebSocket, SSE and long-poll
+ * clients of ours read the same updates, across nodes and brokers; `*` and URI templates read
+ * the firehose channel every POST also publishes into.
  */
 export class MercureEndpoint {
   private readonly auth: MercureAuth;
@@ -43,19 +45,21 @@ export class MercureEndpoint {
   private async subscribe(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const topics = url.searchParams.getAll("topic");
     if (topics.length === 0) throw errBadRequest("topic is required (at least one)");
-    // A selector needs a channel per matching topic, unknown in advance: not supported (yet).
-    const template = topics.find((t) => t === "*" || t.includes("{"));
-    if (template !== undefined)
-      throw errBadRequest(`topic ${JSON.stringify(template)}: this hub streams exact topics only, not URI templates or *`);
-    const channels = new Set(topics.map(topicToChannel));
-    if (channels.size > this.config.maxChannelsPerClient)
-      throw errLimitExceeded(`at most ${this.config.maxChannelsPerClient} topics per subscriber (maxChannelsPerClient)`);
+    // Exact topics are a channel each; `*` and templates match what the firehose carries.
+    const patterns = [...new Set(topics.filter(isPattern))];
+    const unsupported = patterns.find((p) => !patternSupported(p));
+    if (unsupported !== undefined)
+      throw errBadRequest(`topic ${JSON.stringify(unsupported)}: URI templates may use {var}, {+var} and {#var} only`);
+    const channels = new Set(topics.filter((t) => !isPattern(t)).map(topicToChannel));
+    // Each pattern costs a match per update of the firehose: they count like channels.
+    if (channels.size + patterns.length > this.config.maxChannelsPerClient)
+      throw errLimitExceeded(`at most ${this.config.maxChannelsPerClient} topics and selectors per subscriber (maxChannelsPerClient)`);
     for (const c of channels) this.node.options(c);
     const token = mercureToken(req, url);
     const allowed = token ? (await this.auth.claims(token)).subscribe : [];
     const slot = this.acquire(req);
     if ("refused" in slot) throw slot.refused.error;
-    const stream = new MercureStream(res, this.node, channels, allowed, (s) => {
+    const stream = new MercureStream(res, this.node, channels, patterns, allowed, (s) => {
       this.streams.delete(s);
       slot.release();
     });

@@ -4,7 +4,7 @@ import { MAX_PUBLISH_BYTES } from "../config.js";
 import { errBadRequest, errPermissionDenied, errUnauthorized } from "../errors.js";
 import { ErrorCode } from "../gen/realtime/v1/types.js";
 import { selectorMatches } from "../mercure/selectors.js";
-import { topicToChannel } from "../mercure/topic-channel.js";
+import { FIREHOSE_CHANNEL, topicToChannel } from "../mercure/topic-channel.js";
 import { updateTags, type MercureUpdate } from "../mercure/update.js";
 import type { HubNode } from "../node.js";
 import { HttpRequestError } from "./http-error.js";
@@ -15,7 +15,8 @@ const FORM = "application/x-www-form-urlencoded";
 /**
  * POST /.well-known/mercure: a Mercure update, as symfony/mercure sends it (a form: `topic`
  * repeated, `data`, `private=on`, `id`, `type`, `retry`), published through the node into the
- * channel of each topic (history, every broker, every node). Answers the update's id.
+ * channel of each topic and into the firehose (history, every broker, every node). Answers the
+ * update's id.
  */
 export async function handleMercurePublish(req: IncomingMessage, res: ServerResponse, node: HubNode, auth: MercureAuth): Promise<void> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
@@ -27,7 +28,9 @@ export async function handleMercurePublish(req: IncomingMessage, res: ServerResp
   // Every topic of the update must be allowed, not just one: the update lands in each channel.
   const refused = update.topics.find((t) => !claims.publish.some((s) => selectorMatches(s, t)));
   if (refused !== undefined) throw errPermissionDenied(`the JWT's mercure.publish claim does not allow topic ${JSON.stringify(refused)}`);
-  const channels = [...new Set(update.topics.map(topicToChannel))];
+  // The firehose too, for subscribers of `*` and URI templates: each update is written twice
+  // (or N+1 times), the price of templates; publications of the server API stay single.
+  const channels = [...new Set(update.topics.map(topicToChannel)), FIREHOSE_CHANNEL];
   // Checked before any publish, so an update is refused whole rather than stored in some channels.
   for (const c of channels) node.options(c);
   const data = Buffer.from(update.data, "utf8");

@@ -3,7 +3,7 @@ import type { ChannelEvent } from "../channel-event.js";
 import type { Publication, StreamPosition } from "../gen/realtime/v1/types.js";
 import type { Subscriber } from "../hub.js";
 import { anyMatches } from "../mercure/selectors.js";
-import { topicToChannel } from "../mercure/topic-channel.js";
+import { FIREHOSE_CHANNEL, topicToChannel } from "../mercure/topic-channel.js";
 import { sseEvent, updateOf } from "../mercure/update.js";
 import type { HubNode } from "../node.js";
 
@@ -11,10 +11,12 @@ let streams = 0;
 
 /**
  * One Mercure subscriber (GET /.well-known/mercure): subscribed on this node to the channel of
- * each topic it asked for, it writes every update it may see as an SSE event. An update of
- * several topics arrives once per channel; it is written once, from the channel of its first
- * topic this stream follows. Private updates need a `mercure.subscribe` selector matching one
- * of their topics.
+ * each exact topic it asked for, and to the firehose when it asked for `*` or URI templates
+ * (keeping the updates whose topics match one), it writes every update it may see as an SSE
+ * event. An update arrives once per channel it was published in (one per topic, plus the
+ * firehose); it is written once: from the channel of its first topic this stream follows
+ * exactly, else from the firehose. Private updates need a `mercure.subscribe` selector
+ * matching one of their topics.
  */
 export class MercureStream implements Subscriber {
   readonly id = `mercure-${++streams}`;
@@ -23,18 +25,24 @@ export class MercureStream implements Subscriber {
   /** Per channel, the top of its history when it was read: live events up to it are duplicates. */
   private readonly readTop = new Map<string, StreamPosition>();
   private readonly subscribed: string[] = [];
+  /** Every channel this stream follows: the exact ones, and the firehose when there are patterns. */
+  private readonly channels: readonly string[];
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly node: HubNode,
-    /** The channels of the topics asked for. */
-    private readonly channels: ReadonlySet<string>,
+    /** The channels of the exact topics asked for. */
+    private readonly exact: ReadonlySet<string>,
+    /** The `*` and URI template selectors asked for (see mercure/selectors.ts); empty: none. */
+    private readonly patterns: readonly string[],
     /** The JWT's mercure.subscribe selectors; empty: public updates only. */
     private readonly allowed: readonly string[],
     private readonly onClose: (s: MercureStream) => void,
-  ) {}
+  ) {
+    this.channels = patterns.length > 0 ? [...exact, FIREHOSE_CHANNEL] : [...exact];
+  }
 
   /**
    * Subscribes, replays what followed `lastEventId` from history, then streams. Until the
@@ -116,7 +124,10 @@ export class MercureStream implements Subscriber {
     const u = updateOf(pub);
     if (!u) return;
     if (u.private && !anyMatches(this.allowed, u.topics)) return;
-    if (u.topics.map(topicToChannel).find((c) => this.channels.has(c)) !== channel) return;
+    // Once per stream: an update in a channel followed exactly comes from there (the first
+    // one); only an update in none of them comes from the firehose, and only if it matches.
+    const exact = u.topics.map(topicToChannel).find((c) => this.exact.has(c));
+    if (exact !== undefined ? channel !== exact : channel !== FIREHOSE_CHANNEL || !anyMatches(this.patterns, u.topics)) return;
     this.write(sseEvent(u));
   }
 

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryBus } from "../../src/broker/memory.js";
 import { signToken } from "../../src/auth/jwt.js";
 import { loadConfig } from "../../src/config.js";
-import { channelToTopic, topicToChannel } from "../../src/mercure/topic-channel.js";
+import { FIREHOSE_CHANNEL, channelToTopic, topicToChannel } from "../../src/mercure/topic-channel.js";
+import { updateTags } from "../../src/mercure/update.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { until } from "../helpers/until.js";
 import { TestWsClient } from "../helpers/ws-client.js";
@@ -213,7 +214,111 @@ describe("Mercure hub protocol", () => {
     const asJson = await fetch(`${hub.httpUrl}/.well-known/mercure`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
     expect(asJson.status).toBe(415);
     await expect(MercureSubscriber.open(hub, [])).rejects.toMatchObject({ status: 400 });
-    await expect(MercureSubscriber.open(hub, ["https://example.com/books/{id}"])).rejects.toMatchObject({ status: 400 });
+    // Templates of operators past level 2 cannot be matched exactly: refused, not read too wide.
+    await expect(MercureSubscriber.open(hub, ["https://example.com/books{/id}"])).rejects.toMatchObject({ status: 400 });
+    await expect(MercureSubscriber.open(hub, ["https://example.com/books{?id}"])).rejects.toMatchObject({ status: 400 });
+  });
+
+  it("streams URI template and * selectors: {var} one segment, {+var} anything, * every topic", async () => {
+    const base = topic("tpl");
+    const jwt = await mercureJwt({ publish: ["*"] });
+    const bySegment = await MercureSubscriber.open(hub, [`${base}/books/{id}`]);
+    const byAnything = await MercureSubscriber.open(hub, [`${base}/{+rest}`]);
+    const all = await MercureSubscriber.open(hub, ["*"]);
+    const ws = await TestWsClient.connect(hub.wsUrl);
+    try {
+      // A WebSocket client can follow the firehose too (a private channel outside --dev).
+      await ws.call({ subscribe: { channel: FIREHOSE_CHANNEL } });
+      const ids: string[] = [];
+      for (const [t, data] of [[`${base}/books/1`, "book 1"], [`${base}/books/1/reviews`, "reviews"], [`${base}/authors/2`, "author"], [`${base}/books/é`, "escaped"]])
+        ids.push((await publish(hub, [["topic", t!], ["data", data!]], jwt)).body);
+      // The last one marks the end: what came before it has come.
+      await publish(hub, [["topic", `${base}/books/end`], ["data", "end"]], jwt);
+      expect((await bySegment.waitFor(2)).map((e) => e.data)).toEqual(["book 1", "end"]);
+      expect((await byAnything.waitFor(5)).map((e) => e.data)).toEqual(["book 1", "reviews", "author", "escaped", "end"]);
+      await until(() => all.events.some((e) => e.data === "end"), { what: "the last update on *" });
+      expect(all.events.filter((e) => ids.includes(e.id!)).map((e) => e.data)).toEqual(["book 1", "reviews", "author", "escaped"]);
+      await until(() => ws.pubs(FIREHOSE_CHANNEL).length >= 5, { what: "5 updates on the firehose channel" });
+      expect(ws.pubs(FIREHOSE_CHANNEL).map((p) => p.tags["mercure.id"]).slice(0, 4)).toEqual(ids);
+    } finally {
+      for (const s of [bySegment, byAnything, all]) s.close();
+      ws.close();
+    }
+  });
+
+  it("writes an update once per stream, whether it comes through exact topics, templates or both", async () => {
+    const base = topic("once");
+    const jwt = await mercureJwt({ publish: ["*"] });
+    // Exact and template for the same topic; an exact topic and a template matching another topic of the update.
+    const both = await MercureSubscriber.open(hub, [`${base}/a`, `${base}/{x}`, "*"]);
+    const mixed = await MercureSubscriber.open(hub, [`${base}/a`, `${base}/b/{x}`]);
+    try {
+      const one = (await publish(hub, [["topic", `${base}/a`], ["data", "a"]], jwt)).body;
+      const two = (await publish(hub, [["topic", `${base}/a`], ["topic", `${base}/b/1`], ["data", "a+b"]], jwt)).body;
+      const three = (await publish(hub, [["topic", `${base}/b/2`], ["topic", `${base}/c`], ["data", "b only"]], jwt)).body;
+      const end = (await publish(hub, [["topic", `${base}/a`], ["data", "end"]], jwt)).body;
+      const mine = (s: MercureSubscriber) => s.events.filter((e) => [one, two, three, end].includes(e.id!));
+      await until(() => mine(both).length >= 4 && mine(mixed).length >= 4, { what: "4 updates on both" });
+      // A moment for a duplicate that would trail the last update.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(mine(both).map((e) => e.data)).toEqual(["a", "a+b", "b only", "end"]);
+      expect(mine(mixed).map((e) => e.data)).toEqual(["a", "a+b", "b only", "end"]);
+    } finally {
+      both.close();
+      mixed.close();
+    }
+  });
+
+  it("template subscribers get private updates only with a matching mercure.subscribe, and resume from the firehose", async () => {
+    const base = topic("tpl-private");
+    const jwt = await mercureJwt({ publish: ["*"] });
+    const allowed = await mercureJwt({ subscribe: [`${base}/inbox/{id}`] });
+    const anonymous = await MercureSubscriber.open(hub, [`${base}/inbox/{id}`]);
+    const authorised = await MercureSubscriber.open(hub, [`${base}/inbox/{id}`], { query: { authorization: allowed } });
+    try {
+      const first = (await publish(hub, [["topic", `${base}/inbox/1`], ["data", "secret"], ["private", "on"]], jwt)).body;
+      await publish(hub, [["topic", `${base}/inbox/2`], ["data", "public"]], jwt);
+      expect((await authorised.waitFor(2)).map((e) => e.data)).toEqual(["secret", "public"]);
+      expect((await anonymous.waitFor(1)).map((e) => e.data)).toEqual(["public"]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(anonymous.events.map((e) => e.data)).toEqual(["public"]);
+      // Resume: history of the firehose, filtered like live updates.
+      await publish(hub, [["topic", `${base}/inbox/3`], ["data", "later secret"], ["private", "on"]], jwt);
+      await publish(hub, [["topic", `${base}/other/3`], ["data", "no match"]], jwt);
+      const resumed = await MercureSubscriber.open(hub, [`${base}/inbox/{id}`], { headers: { "Last-Event-ID": first, Cookie: `mercureAuthorization=${allowed}` } });
+      const resumedAnon = await MercureSubscriber.open(hub, [`${base}/inbox/{id}`], { query: { lastEventID: first } });
+      try {
+        expect((await resumed.waitFor(2)).map((e) => e.data)).toEqual(["public", "later secret"]);
+        expect((await resumedAnon.waitFor(1)).map((e) => e.data)).toEqual(["public"]);
+        await publish(hub, [["topic", `${base}/inbox/4`], ["data", "live"]], jwt);
+        expect((await resumed.waitFor(3)).map((e) => e.data)).toEqual(["public", "later secret", "live"]);
+        expect((await resumedAnon.waitFor(2)).map((e) => e.data)).toEqual(["public", "live"]);
+      } finally {
+        resumed.close();
+        resumedAnon.close();
+      }
+    } finally {
+      anonymous.close();
+      authorised.close();
+    }
+  });
+
+  it("publications of the server API into a mercure: channel reach exact subscribers, not template ones (they read the firehose)", async () => {
+    const t = topic("api");
+    const exact = await MercureSubscriber.open(hub, [t]);
+    const tpl = await MercureSubscriber.open(hub, [`${t.slice(0, t.lastIndexOf("/"))}/{x}`]);
+    try {
+      const tags = updateTags({ id: "urn:from-api", topics: [t], data: "", private: false, type: "", retry: "" });
+      await hub.api.publish({ channel: topicToChannel(t), data: Buffer.from("via api"), idempotencyKey: "", skipHistory: false, tags });
+      await publish(hub, [["topic", t], ["data", "via mercure"]], await mercureJwt({ publish: ["*"] }));
+      expect((await exact.waitFor(2)).map((e) => e.data)).toEqual(["via api", "via mercure"]);
+      expect((await tpl.waitFor(1)).map((e) => e.data)).toEqual(["via mercure"]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(tpl.events).toHaveLength(1);
+    } finally {
+      exact.close();
+      tpl.close();
+    }
   });
 
   it("accepts a connection token's secret for both, and a WebSocket client of the channel needs no Mercure JWT in --dev", async () => {
@@ -258,6 +363,17 @@ describe("Mercure across two nodes on one broker", () => {
     } finally {
       sub.close();
       ws.close();
+    }
+  });
+
+  it("an update published on node A reaches a template subscriber on node B through the firehose", async () => {
+    const t = topic("cluster-tpl");
+    const sub = await MercureSubscriber.open(b, [`${t.slice(0, t.lastIndexOf("/"))}/{x}`]);
+    try {
+      const r = await publish(a, [["topic", t], ["data", "from a"]], await mercureJwt({ publish: ["*"] }));
+      expect(await sub.waitFor(1)).toEqual([{ id: r.body, data: "from a" }]);
+    } finally {
+      sub.close();
     }
   });
 });
