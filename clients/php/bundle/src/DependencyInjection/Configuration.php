@@ -18,6 +18,11 @@ use Symfony\Component\Config\Definition\ConfigurationInterface;
  *             secret: '%env(REALTIME_TOKEN_SECRET)%'
  *         webhook:
  *             secret: '%env(REALTIME_WEBHOOK_SECRET)%'
+ *
+ * config/packages/test/realtime.yaml, for the app's own tests (RealtimeHub\Bundle\Test):
+ *
+ *     realtime:
+ *         test: true                            # realtime.client records calls instead of calling the hub
  */
 final class Configuration implements ConfigurationInterface
 {
@@ -49,6 +54,10 @@ final class Configuration implements ConfigurationInterface
                         ->scalarNode('key_id')->info('The JWT header\'s kid')->defaultNull()->end()
                         ->integerNode('ttl')->info('Seconds a minted token is valid')->defaultValue(3600)->min(1)->end()
                     ->end()
+                ->end()
+                ->booleanNode('test')
+                    ->info('Replace realtime.client by RealtimeHub\\Bundle\\Test\\RecordingHubClient (no hub; for the app\'s tests, with the RealtimeAssertions trait)')
+                    ->defaultFalse()
                 ->end()
                 ->arrayNode('webhook')
                     ->info('The webhook side of the Symfony-first mode: the hub\'s proxySecret, and how old a signed call may be')

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace RealtimeHub\Bundle\DependencyInjection;
 
+use RealtimeHub\Bundle\Test\RecordingHubClient;
 use RealtimeHub\Client\HubClient;
 use RealtimeHub\Client\HubClientInterface;
 use RealtimeHub\Client\Token\TokenSigner;
@@ -14,7 +15,10 @@ use Symfony\Component\DependencyInjection\Definition;
 use Symfony\Component\DependencyInjection\Loader\PhpFileLoader;
 use Symfony\Component\HttpKernel\DependencyInjection\Extension;
 
-/** Turns `realtime:` into services: realtime.client (HubClientInterface), realtime.token_signer, and the rest in config/*.php. */
+/**
+ * Turns `realtime:` into services: realtime.client (HubClientInterface; the RecordingHubClient
+ * with `test: true`), realtime.token_signer, and the rest in config/*.php.
+ */
 final class RealtimeExtension extends Extension
 {
     public function getAlias(): string
@@ -35,10 +39,19 @@ final class RealtimeExtension extends Extension
             '$certFile' => $config['cert_file'],
             '$keyFile' => $config['key_file'],
         ]);
-        $container->register('realtime.client', HubClient::class)
-            ->setFactory([HubClient::class, 'fromDsn'])
-            ->setArguments([$config['dsn'], $config['api_key'], $options, $config['attempts']]);
+        if ($config['test']) {
+            // Public, so a KernelTestCase reaches it whatever uses it; reset between two requests.
+            $container->register('realtime.client', RecordingHubClient::class)
+                ->setPublic(true)
+                ->addTag('kernel.reset', ['method' => 'reset']);
+            $container->setAlias(RecordingHubClient::class, 'realtime.client')->setPublic(true);
+        } else {
+            $container->register('realtime.client', HubClient::class)
+                ->setFactory([HubClient::class, 'fromDsn'])
+                ->setArguments([$config['dsn'], $config['api_key'], $options, $config['attempts']]);
+        }
         $container->setAlias(HubClientInterface::class, 'realtime.client');
+        $container->setParameter('realtime.test', $config['test']);
 
         $tokens = $config['tokens'];
         if ($tokens['secret'] !== null || $tokens['private_key'] !== null) {

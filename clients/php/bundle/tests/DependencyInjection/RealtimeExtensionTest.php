@@ -6,6 +6,9 @@ namespace RealtimeHub\Bundle\Tests\DependencyInjection;
 
 use PHPUnit\Framework\TestCase;
 use RealtimeHub\Bundle\DependencyInjection\RealtimeExtension;
+use RealtimeHub\Bundle\Messenger\Broadcast;
+use RealtimeHub\Bundle\Messenger\Publish;
+use RealtimeHub\Bundle\Test\RecordingHubClient;
 use RealtimeHub\Client\HubClient;
 use RealtimeHub\Client\HubClientInterface;
 use RealtimeHub\Client\Token\TokenSigner;
@@ -61,6 +64,31 @@ final class RealtimeExtensionTest extends TestCase
     {
         $this->expectException(InvalidConfigurationException::class);
         self::container(['tokens' => ['algorithm' => 'none']]);
+    }
+
+    public function testTestTrueSwapsTheClientForThePublicRecorder(): void
+    {
+        $container = self::container(['test' => true, 'dsn' => 'ftp://never-used']);
+        $client = $container->get('realtime.client');
+        self::assertInstanceOf(RecordingHubClient::class, $client);
+        self::assertSame($client, $container->get(HubClientInterface::class));
+        self::assertSame($client, $container->get(RecordingHubClient::class));
+        self::assertTrue($container->getParameter('realtime.test'));
+        self::assertFalse(self::container([])->getParameter('realtime.test'));
+    }
+
+    public function testTheCommandsAndTheMessengerHandlerAreRegistered(): void
+    {
+        $container = new ContainerBuilder();
+        (new RealtimeExtension())->load([[]], $container);
+        $commands = [];
+        foreach ($container->findTaggedServiceIds('console.command') as $tags) {
+            $commands[] = $tags[0]['command'];
+        }
+        sort($commands);
+        self::assertSame(['realtime:channels', 'realtime:consume', 'realtime:disconnect', 'realtime:info', 'realtime:presence', 'realtime:publish', 'realtime:token'], $commands);
+        $handles = array_column($container->getDefinition('realtime.messenger.publish_handler')->getTag('messenger.message_handler'), 'method', 'handles');
+        self::assertSame([Publish::class => 'publish', Broadcast::class => 'broadcast'], $handles);
     }
 
     public function testABadDsnIsRefusedWhenTheClientIsFirstUsed(): void
