@@ -39,16 +39,20 @@ final class RealtimeExtension extends Extension
             '$certFile' => $config['cert_file'],
             '$keyFile' => $config['key_file'],
         ]);
+        $hubClient = (new Definition(HubClient::class))
+            ->setFactory([HubClient::class, 'fromDsn'])
+            ->setArguments([$config['dsn'], $config['api_key'], $options, $config['attempts']]);
         if ($config['test']) {
             // Public, so a KernelTestCase reaches it whatever uses it; reset between two requests.
             $container->register('realtime.client', RecordingHubClient::class)
                 ->setPublic(true)
                 ->addTag('kernel.reset', ['method' => 'reset']);
             $container->setAlias(RecordingHubClient::class, 'realtime.client')->setPublic(true);
+            // The real client stays, public and never built unless a test asks for it: removed,
+            // it would leave %env(REALTIME_DSN)% unused, which fails the container's dump.
+            $container->setDefinition('realtime.hub_client', $hubClient->setPublic(true));
         } else {
-            $container->register('realtime.client', HubClient::class)
-                ->setFactory([HubClient::class, 'fromDsn'])
-                ->setArguments([$config['dsn'], $config['api_key'], $options, $config['attempts']]);
+            $container->setDefinition('realtime.client', $hubClient);
         }
         $container->setAlias(HubClientInterface::class, 'realtime.client');
         $container->setParameter('realtime.test', $config['test']);
