@@ -118,7 +118,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
       if (req.method === "OPTIONS") return preflight(req, res);
       return mercure.handle(req, res, url);
     }
-    if (req.method === "GET" && (await serveStatic(path, res))) return;
+    if ((req.method === "GET" || req.method === "HEAD") && (await serveStatic(req, path, res))) return;
     writeHttpError(res, errNotFound(`nothing at ${path}`));
   }
 

@@ -1,7 +1,9 @@
 import { backoffDelay } from "./backoff.js";
 import { CommandQueue } from "./command-queue.js";
 import { Emitter } from "./emitter.js";
-import { SseTransport, sseStreamUrl, sseUrlOf } from "./sse-transport.js";
+import { LongPollTransport } from "./longpoll-transport.js";
+import { SseTransport } from "./sse-transport.js";
+import { endpointOf, streamUrl } from "./stream-url.js";
 import { Subscription } from "./subscription.js";
 import type { HistoryOptions, SubscribeOptions, SubscriptionControl, SubscriptionHost } from "./subscription.js";
 import type { CommandTransport, Transport, TransportClose, TransportName } from "./transport.js";
@@ -44,15 +46,21 @@ export interface ClientOptions {
   name?: string;
   version?: string;
   /**
-   * "websocket" (default); "sse": receive only, over EventSource (publish, presence and
-   * history need the WebSocket); "auto": WebSocket, falling back to SSE for good when the
-   * WebSocket cannot even open `sseFallbackAfter` times in a row (a proxy that blocks it).
+   * "websocket" (default); "sse": receive only, over EventSource; "longpoll": receive only,
+   * over fetch (publish, presence, history and rpc need the WebSocket); "auto": WebSocket,
+   * falling back for good to SSE when the WebSocket cannot even open `sseFallbackAfter` times
+   * in a row (a proxy that blocks it), then to long-polling when the event stream closes
+   * before its first event `longPollFallbackAfter` times in a row (a proxy that buffers it).
    */
-  transport?: "websocket" | "sse" | "auto";
+  transport?: TransportName | "auto";
   /** SSE endpoint. Default: derived from the WebSocket URL (`/connection/sse`). */
   sseUrl?: string;
+  /** Long-poll endpoint. Default: derived from the WebSocket URL (`/connection/poll`). */
+  pollUrl?: string;
   /** WebSocket failures before "auto" switches to SSE. Default 2. */
   sseFallbackAfter?: number;
+  /** Event streams that closed before their first event, before "auto" switches to long-polling. Default 2. */
+  longPollFallbackAfter?: number;
   /** Command timeout, ms. Default 10000. */
   timeout?: number;
   /** Reconnect backoff bounds, ms. Defaults 500 and 20000. */
@@ -60,9 +68,10 @@ export interface ClientOptions {
   maxReconnectDelay?: number;
   /** How late a server ping may be before the connection counts as dead, ms. Default 10000. */
   maxServerPingDelay?: number;
-  /** WebSocket / EventSource implementations (tests, Node). Default: the global ones. */
+  /** WebSocket / EventSource / fetch implementations (tests, Node). Default: the global ones. */
   WebSocket?: typeof WebSocket;
   EventSource?: typeof EventSource;
+  fetch?: typeof fetch;
 }
 
 export interface ConnectedContext extends ConnectResult {
@@ -89,7 +98,7 @@ export interface ClientEvents {
  * resubscribes every subscription, recovering what was published meanwhile.
  *
  * It wires the parts: one transport per connection attempt (websocket-transport.ts,
- * sse-transport.ts), the command queue (command-queue.ts) and the subscriptions. A
+ * sse-transport.ts, longpoll-transport.ts), the command queue (command-queue.ts) and the subscriptions. A
  * generation number, bumped whenever a connection (attempt) ends, makes every callback of an
  * older connection a no-op.
  */
@@ -105,16 +114,18 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   private readonly commands: CommandQueue;
   /** Bumped whenever a connection (attempt) ends: callbacks of older ones are ignored. */
   private generation = 0;
-  /** The current connection: a WebSocket, or a receive-only SSE stream. */
+  /** The current connection: a WebSocket, or a receive-only stream (SSE, long-poll). */
   private ws: CommandTransport | null = null;
-  private sse: Transport | null = null;
-  private useSse: boolean;
+  private stream: Transport | null = null;
+  /** The transport of the next connection attempts ("auto" moves it down the list). */
+  private mode: TransportName;
   private wsFailures = 0;
+  private streamFailures = 0;
   private attempts = 0;
   private lastDisconnect: DisconnectInfo | null = null;
   private pingSeconds = 0;
   private lastReceived = 0;
-  private sseReopenScheduled = false;
+  private streamReopenScheduled = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private livenessTimer: ReturnType<typeof setTimeout> | null = null;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
@@ -127,7 +138,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   ) {
     super();
     this.opts = options;
-    this.useSse = options.transport === "sse";
+    this.mode = options.transport === "sse" || options.transport === "longpoll" ? options.transport : "websocket";
     // Commands go to the current WebSocket: one is always open when a command is written.
     this.commands = new CommandQueue(options, (line) => this.ws?.send(line));
     this.host = {
@@ -164,7 +175,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     if (this.subs.has(channel)) throw new Error(`already subscribed to ${JSON.stringify(channel)}`);
     const sub = new Subscription<T>(this.host, channel, options);
     this.subs.set(channel, sub);
-    if (this.useSse) this.sseSubscriptionsChanged();
+    if (this.mode !== "websocket") this.streamSubscriptionsChanged();
     else if (this.state === "connected") this.sendSubscribes([sub], this.generation);
     return sub;
   }
@@ -221,8 +232,8 @@ export class RealtimeClient extends Emitter<ClientEvents> {
    * timeout; when disconnected they fail at once.
    */
   request(method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    if (this.useSse)
-      return Promise.reject(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, `${method} needs the WebSocket transport (this client uses SSE)`));
+    if (this.mode !== "websocket")
+      return Promise.reject(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, `${method} needs the WebSocket transport (this client uses ${this.mode}, which only receives)`));
     if (this.state === "disconnected")
       return Promise.reject(new RealtimeError(ClientErrorCode.NOT_CONNECTED, "not connected: call connect()"));
     return this.commands.exchange(method, body, this.state === "connected");
@@ -249,8 +260,8 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       return this.lost(gen, { code: 0, reason: "getToken failed", reconnect: true });
     }
     if (gen !== this.generation || this.state === "disconnected") return;
-    if (this.useSse) await this.openSse(gen, token);
-    else this.openWebSocket(gen, token);
+    if (this.mode === "websocket") this.openWebSocket(gen, token);
+    else await this.openStream(gen, token, this.mode);
   }
 
   private openWebSocket(gen: number, token: string | undefined): void {
@@ -283,24 +294,43 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     }
   }
 
-  private async openSse(gen: number, token: string | undefined): Promise<void> {
+  /** A receive-only stream (SSE or long-poll): it subscribes in its URL. */
+  private async openStream(gen: number, token: string | undefined, kind: "sse" | "longpoll"): Promise<void> {
     const subs = [...this.subs.values()];
-    // The SSE endpoint needs at least one channel: stay "connecting" until the first subscribe.
+    // The stream endpoints need at least one channel: stay "connecting" until the first subscribe.
     if (subs.length === 0) return;
-    const url = await sseStreamUrl(this.opts.sseUrl ?? sseUrlOf(this.url), subs, token, (sub, err) => sub.retrying(tokenFailed(err)));
+    const endpoint = kind === "sse" ? (this.opts.sseUrl ?? endpointOf(this.url, "sse")) : (this.opts.pollUrl ?? endpointOf(this.url, "poll"));
+    const url = await streamUrl(endpoint, subs, token, (sub, err) => sub.retrying(tokenFailed(err)));
     if (gen !== this.generation || this.state === "disconnected") return;
+    let heard = false;
+    // A proxy that buffers the stream leaves it open and silent: give up on it as on one that closed.
+    const silent = setTimeout(() => {
+      if (!heard && gen === this.generation) handlers.onClose({ code: 0, reason: `no first ${kind} event in time` });
+    }, this.opts.timeout ?? 10_000);
+    const handlers = {
+      onMessage: (text: string) => {
+        if (gen !== this.generation) return;
+        heard = true;
+        clearTimeout(silent);
+        this.streamFailures = 0;
+        this.receive(text, subs);
+      },
+      onClose: (close: TransportClose) => {
+        clearTimeout(silent);
+        if (gen !== this.generation) return;
+        if (!heard) this.streamFailures++; // closed before its first event: counts toward the long-poll fallback
+        this.closed(gen, close);
+      },
+    };
     try {
-      this.sse = new SseTransport(url, this.opts.EventSource ?? globalThis.EventSource, {
-        onMessage: (text) => {
-          if (gen === this.generation) this.receive(text, subs);
-        },
-        onClose: (close) => {
-          if (gen === this.generation) this.closed(gen, close);
-        },
-      });
+      this.stream =
+        kind === "sse"
+          ? new SseTransport(url, this.opts.EventSource ?? globalThis.EventSource, handlers)
+          : new LongPollTransport(url, this.opts.fetch ?? globalThis.fetch?.bind(globalThis), handlers);
     } catch (err) {
-      this.emit("error", new RealtimeError(ClientErrorCode.TRANSPORT, `cannot open an EventSource: ${describe(err)}`, false, { cause: err }));
-      return this.lost(gen, { code: 0, reason: "cannot open an EventSource", reconnect: true });
+      this.emit("error", new RealtimeError(ClientErrorCode.TRANSPORT, `cannot open the ${kind} stream: ${describe(err)}`, false, { cause: err }));
+      this.streamFailures++;
+      return this.lost(gen, { code: 0, reason: `cannot open the ${kind} stream`, reconnect: true });
     }
   }
 
@@ -354,10 +384,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     const wasConnected = this.state === "connected";
     this.teardown(ClientErrorCode.CONNECTION_CLOSED, "connection closed");
     if (!d.reconnect) return this.stop(d, ClientErrorCode.NOT_CONNECTED);
-    if (this.opts.transport === "auto" && !this.useSse && this.wsFailures >= (this.opts.sseFallbackAfter ?? 2)) {
-      this.useSse = true;
-      this.commands.failOutbox(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, "fell back to SSE, which only receives"));
-    }
+    if (this.opts.transport === "auto") this.fallBack();
     this.setState("connecting");
     if (wasConnected) this.emit("disconnected", d);
     const delay = backoffDelay(this.attempts++, this.opts.minReconnectDelay ?? 500, this.opts.maxReconnectDelay ?? 20_000);
@@ -365,6 +392,23 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       this.reconnectTimer = null;
       void this.attempt();
     }, delay);
+  }
+
+  /**
+   * "auto": WebSocket -> SSE -> long-poll, each step for good, when the current transport
+   * failed to open often enough in a row.
+   */
+  private fallBack(): void {
+    const next =
+      this.mode === "websocket" && this.wsFailures >= (this.opts.sseFallbackAfter ?? 2)
+        ? "sse"
+        : this.mode === "sse" && this.streamFailures >= (this.opts.longPollFallbackAfter ?? 2)
+          ? "longpoll"
+          : null;
+    if (!next) return;
+    this.mode = next;
+    this.streamFailures = 0;
+    this.commands.failOutbox(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, `fell back to ${next}, which only receives`));
   }
 
   /** Final: no more reconnects until connect(). */
@@ -382,9 +426,9 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     for (const t of [this.reconnectTimer, this.livenessTimer, this.refreshTimer]) if (t) clearTimeout(t);
     this.reconnectTimer = this.livenessTimer = this.refreshTimer = null;
     this.ws?.close();
-    this.sse?.close();
+    this.stream?.close();
     this.ws = null;
-    this.sse = null;
+    this.stream = null;
     this.clientId = "";
     this.transport = null;
     this.pingSeconds = 0;
@@ -405,7 +449,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     this.livenessTimer = setTimeout(check, limit);
   }
 
-  /** Refreshes an expiring connection token in place (WebSocket only; SSE reconnects instead). */
+  /** Refreshes an expiring connection token in place (WebSocket only; a stream reconnects instead). */
   private scheduleRefresh(gen: number, ttl: number): void {
     if (!ttl || !this.opts.getToken) return;
     const getToken = this.opts.getToken;
@@ -480,10 +524,10 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     }
   }
 
-  /** Subscribes again on the same connection (WebSocket) or reopens the stream (SSE). */
+  /** Subscribes again on the same connection (WebSocket) or reopens the stream (SSE, long-poll). */
   private resubscribe(sub: SubscriptionControl, gen: number): void {
     if (gen !== this.generation || this.subs.get(sub.channel) !== sub) return;
-    if (this.useSse) this.sseSubscriptionsChanged();
+    if (this.mode !== "websocket") this.streamSubscriptionsChanged();
     else this.sendSubscribes([sub], gen);
   }
 
@@ -491,7 +535,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   private async release(sub: SubscriptionControl, tellHub: boolean): Promise<void> {
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);
-    if (this.useSse) return this.sseSubscriptionsChanged();
+    if (this.mode !== "websocket") return this.streamSubscriptionsChanged();
     if (!tellHub || this.state !== "connected") return; // the next connection simply does not subscribe
     try {
       await this.commands.exchange("unsubscribe", { channel: sub.channel }, true);
@@ -502,12 +546,12 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     }
   }
 
-  /** SSE subscribes in the URL: reopen the stream (once per turn) with the new channel set. */
-  private sseSubscriptionsChanged(): void {
-    if (this.state === "disconnected" || this.reconnectTimer || this.sseReopenScheduled) return;
-    this.sseReopenScheduled = true;
+  /** A stream subscribes in its URL: reopen it (once per turn) with the new channel set. */
+  private streamSubscriptionsChanged(): void {
+    if (this.state === "disconnected" || this.reconnectTimer || this.streamReopenScheduled) return;
+    this.streamReopenScheduled = true;
     queueMicrotask(() => {
-      this.sseReopenScheduled = false;
+      this.streamReopenScheduled = false;
       if (this.state === "disconnected" || this.reconnectTimer) return;
       this.teardown(ClientErrorCode.CONNECTION_CLOSED, "reopening the event stream");
       this.setState("connecting");
@@ -517,8 +561,11 @@ export class RealtimeClient extends Emitter<ClientEvents> {
 
   // ---------------------------------------------------------------- incoming frames
 
-  /** One WebSocket frame or SSE event: one or more JSON replies, one per line. */
-  private receive(text: string, sseSubs: SubscriptionControl[] | null): void {
+  /**
+   * One WebSocket frame, SSE event or long-poll answer: JSON replies, one per line.
+   * `streamSubs`: the channels of a stream's URL, in order (null on the WebSocket).
+   */
+  private receive(text: string, streamSubs: SubscriptionControl[] | null): void {
     this.lastReceived = Date.now();
     for (const line of text.split("\n")) {
       if (line.trim() === "") continue;
@@ -530,16 +577,16 @@ export class RealtimeClient extends Emitter<ClientEvents> {
         continue;
       }
       if (typeof msg !== "object" || msg === null) continue;
-      this.dispatch(msg, sseSubs);
+      this.dispatch(msg, streamSubs);
     }
   }
 
-  private dispatch(msg: WireReply, sseSubs: SubscriptionControl[] | null): void {
+  private dispatch(msg: WireReply, streamSubs: SubscriptionControl[] | null): void {
     const gen = this.generation;
     if (msg.id) {
-      if (sseSubs) {
-        // SSE subscribes on our behalf: reply `id` is the channel's place in the URL.
-        const sub = sseSubs[msg.id - 1];
+      if (streamSubs) {
+        // A stream subscribes on our behalf: reply `id` is the channel's place in the URL.
+        const sub = streamSubs[msg.id - 1];
         if (!sub || this.subs.get(sub.channel) !== sub) return;
         if (msg.error) this.subscribeFailed(sub, gen, toError(msg.error));
         else sub.subscribed(subscribeResult(msg.subscribe), true);
@@ -549,16 +596,20 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       return;
     }
     if (msg.push) return this.handlePush(msg.push);
-    if (msg.connect && sseSubs) return this.connected(gen, msg.connect, "sse");
+    if (msg.connect && streamSubs && this.mode !== "websocket") return this.connected(gen, msg.connect, this.mode);
     if (msg.error) {
+      // A stream refused before it connected (long-poll reads the refusal's body): that is
+      // the connect failing (a bad token is not retried).
+      if (streamSubs && this.state === "connecting") return this.connectFailed(gen, toError(msg.error));
       this.emit("error", toError(msg.error));
       return;
     }
-    // `{}` is the hub's ping: answer so it knows we are alive (SSE cannot, and need not).
+    // `{}` is the hub's ping: answer so it knows we are alive (a stream cannot, and need not).
     if (Object.keys(msg).length === 0 && this.ws && this.state === "connected") {
       this.commands.send("ping", {}, true, () => undefined);
     }
   }
+
 
   private handlePush(push: WirePush): void {
     if (push.disconnect) {

@@ -1,9 +1,10 @@
 /**
  * Browser client of realtime-hub: the JSON client protocol (docs/protocol.md) over WebSocket,
  * with reconnects (exponential backoff + jitter), resubscription with recovery of missed
- * publications, and a receive-only SSE transport. No dependencies; ES modules.
+ * publications, and receive-only SSE and long-polling transports ("auto" falls back
+ * WebSocket -> SSE -> long-poll). No dependencies; ES modules.
  *
- *   import { RealtimeClient } from "/client/index.js";
+ *   import { RealtimeClient } from "@realtime-hub/client"; // or "https://hub/client.js"
  *   const client = new RealtimeClient("wss://host/connection/websocket", { getToken });
  *   const sub = client.subscribe("chat:lobby", { onPublication: (pub) => console.log(pub.data) });
  *   client.connect();

@@ -2,14 +2,15 @@
  * The narrow contract between the client and one connection to the hub. The client never
  * touches a socket: it opens a transport with these handlers, writes command lines to it when
  * the transport carries them, and closes it. Implementations sit beside this file:
- * websocket-transport.ts and sse-transport.ts.
+ * websocket-transport.ts, sse-transport.ts and longpoll-transport.ts.
  */
 
-export type TransportName = "websocket" | "sse";
+/** The transports, in the order "auto" tries them: only the WebSocket carries commands. */
+export type TransportName = "websocket" | "sse" | "longpoll";
 
 /** How a connection ended, as far as the transport can tell. */
 export interface TransportClose {
-  /** The WebSocket close code (1006 when there was no close frame); 0 when the transport has none (SSE). */
+  /** The WebSocket close code (1006 when there was no close frame); 0 when the transport has none (SSE, long-poll). */
   code: number;
   reason: string;
 }
@@ -22,7 +23,7 @@ export interface TransportClose {
 export interface TransportHandlers {
   /** The connection is up: commands may be written. */
   onOpen(): void;
-  /** One WebSocket frame or SSE event: one or more JSON lines, to handle in the order they arrive. */
+  /** One WebSocket frame, SSE event or long-poll answer: JSON lines (maybe none), to handle in the order they arrive. */
   onMessage(text: string): void;
   /** The connection ended by itself. */
   onClose(close: TransportClose): void;
@@ -35,7 +36,7 @@ export interface Transport {
   close(): void;
 }
 
-/** A transport that carries commands too (the WebSocket; SSE only receives). */
+/** A transport that carries commands too (the WebSocket; SSE and long-polling only receive). */
 export interface CommandTransport extends Transport {
   /** Writes one command line. A closed connection drops it: its command then fails with the connection. */
   send(line: string): void;
