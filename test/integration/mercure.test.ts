@@ -392,4 +392,16 @@ describe("Mercure streams and the connection caps", () => {
       await hub.stop();
     }
   });
+
+  it("count topics and selectors together against maxChannelsPerClient (429)", async () => {
+    const hub = await startTestHub({ tokenHmacSecret: SECRET, maxChannelsPerClient: 2 });
+    try {
+      const ok = await MercureSubscriber.open(hub, ["https://example.com/a", "https://example.com/{x}"]);
+      ok.close();
+      await expect(MercureSubscriber.open(hub, ["https://example.com/a", "https://example.com/{x}", "*"])).rejects.toMatchObject({ status: 429 });
+      await expect(MercureSubscriber.open(hub, ["https://example.com/a", "https://example.com/b", "https://example.com/c"])).rejects.toMatchObject({ status: 429 });
+    } finally {
+      await hub.stop();
+    }
+  });
 });
