@@ -152,6 +152,7 @@ export class HubNode {
 
   /** Publishes `data` into `channel`: the entry point of backends and clients. */
   publish(channel: string, data: Buffer, opts: PublishOptions = {}): Promise<StreamPosition> {
+    const acceptedAt = performance.now(); // realtime_publish_deliver_seconds: one reading per publication
     const ns = this.rules.options(channel);
     // What the hub accepts it must be able to deliver: refuse before it reaches history.
     try {
@@ -160,7 +161,7 @@ export class HubNode {
       return Promise.reject(toHubError(err));
     }
     const before = this.publishGates.get(channel);
-    if (!opts.idempotencyKey && !before) return this.appendAndPublish(channel, data, ns, opts);
+    if (!opts.idempotencyKey && !before) return this.appendAndPublish(channel, data, ns, opts, acceptedAt);
     // An idempotent publish may first wait for its key (a Redis round trip, another node's
     // run): later publishes into the channel wait until it has started, so one publisher's
     // publications keep their order whether they carry a key or not.
@@ -169,7 +170,7 @@ export class HubNode {
     this.publishGates.set(channel, gate);
     const run = async () => {
       if (before) await before;
-      const p = this.appendAndPublish(channel, data, ns, opts); // the history append is issued now
+      const p = this.appendAndPublish(channel, data, ns, opts, acceptedAt); // the history append is issued now
       started();
       return p;
     };
@@ -188,6 +189,7 @@ export class HubNode {
     data: Buffer,
     ns: NamespaceOptions,
     opts: PublishOptions,
+    acceptedAt: number,
   ): Promise<StreamPosition> {
     const pub: Publication = {
       data,
@@ -215,7 +217,7 @@ export class HubNode {
     // broker like everyone else's, so local subscribers see one stream in offset order.
     if (published) return position;
     this.publishToBroker(envelope);
-    this.ordered.deliver(channel, pub);
+    this.ordered.deliver(channel, pub, acceptedAt, this.counters.deliverLocal);
     return position;
   }
 
@@ -225,7 +227,10 @@ export class HubNode {
    */
   private publishToBroker(env: BrokerEnvelope, onFailure?: () => void): void {
     if (env.publication) this.counters.brokerPublished++;
-    this.broker.publish(env).catch((err: unknown) => {
+    const started = env.publication ? performance.now() : -1;
+    this.broker.publish(env).then(() => {
+      if (started >= 0) this.counters.brokerPublish.since(started);
+    }, (err: unknown) => {
       onFailure?.();
       this.counters.brokerPublishFailures++;
       this.publishFailures.failed(err, env.channel);
@@ -258,7 +263,7 @@ export class HubNode {
     }
     this.counters.fromBroker++;
     try {
-      if (env.publication) this.ordered.deliver(env.channel, env.publication);
+      if (env.publication) this.ordered.deliver(env.channel, env.publication, performance.now(), this.counters.deliverBroker);
       else if (env.join?.info) this.hub.fanOut(ChannelEvent.join(env.channel, env.join.info));
       else if (env.leave?.info) this.hub.fanOut(ChannelEvent.leave(env.channel, env.leave.info));
       else if (env.control && !this.cluster.onControl(env.control, env.origin) && !this.rpc.onControl(env.control, env.origin))

@@ -5,6 +5,7 @@ import { ChannelOrder } from "./channel-order.js";
 import type { Publication, StreamPosition } from "./gen/realtime/v1/types.js";
 import type { Recovery } from "./history/recovery.js";
 import type { Hub } from "./hub.js";
+import type { LatencyHistogram } from "./metrics-histogram.js";
 import type { NodeCounters } from "./node-counters.js";
 
 /**
@@ -38,9 +39,16 @@ export class OrderedDelivery {
     private readonly clock: Clock,
   ) {}
 
-  /** Delivers `pub` now, or holds it behind a gap; drops what was delivered already. */
-  deliver(channel: string, pub: Publication): void {
-    if (!this.shared || pub.offset === "0" || !this.hub.has(channel)) return this.write(channel, pub);
+  /**
+   * Delivers `pub` now, or holds it behind a gap; drops what was delivered already. `latency`
+   * gets the time from `acceptedAt` (performance.now()) to the end of the fan-out when `pub`
+   * goes out now (one reading per publication, none per subscriber).
+   */
+  deliver(channel: string, pub: Publication, acceptedAt = 0, latency?: LatencyHistogram): void {
+    if (!this.shared || pub.offset === "0" || !this.hub.has(channel)) {
+      this.write(channel, pub);
+      return latency?.since(acceptedAt);
+    }
     let order = this.orders.get(channel);
     if (!order || order.epoch !== pub.epoch) {
       // A new epoch is a new stream (history was lost): it starts where this publication is.
@@ -53,6 +61,7 @@ export class OrderedDelivery {
       return;
     }
     for (const p of ready) this.write(channel, p);
+    if (ready.length > 0) latency?.since(acceptedAt);
     if (order.overfull) void this.fill(channel);
     else if (order.waiting && !order.timer) this.scheduleFill(channel, order, GAP_WAIT_MS);
   }

@@ -19,6 +19,7 @@ import type { HubNode } from "./node.js";
 import { ProxyDisconnect } from "./proxy/proxy.js";
 import { Frame, publicationFrame } from "./protocol/frame.js";
 import { fromOptions, grantSubscription, type Grant, type Grantee } from "./subscription-grant.js";
+import { countRecovery } from "./node-counters.js";
 
 /** The session these subscriptions belong to, as they see it. */
 export interface SubscriptionOwner extends Subscriber, Grantee {
@@ -129,6 +130,7 @@ export class SessionSubscriptions {
           result.offset = r.position.offset;
           result.publications = r.publications;
           result.recovered = r.recovered;
+          countRecovery(this.node.counters, r);
         } else {
           const pos = await this.node.position(channel, ns);
           result.epoch = pos.epoch;

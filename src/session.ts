@@ -27,6 +27,7 @@ import { authenticate } from "./session-connect.js";
 import { ConnectionExpiry } from "./connection-expiry.js";
 import { ClientRates, disconnectFlood, rateError } from "./client-rates.js";
 import type { ClientSession } from "./sessions.js";
+import { countCode, type TransportTraffic } from "./node-counters.js";
 import { CommandDecodeError, decodeCommand, methodOf, splitFrame } from "./protocol/codec.js";
 import { Frame } from "./protocol/frame.js";
 import type { AskKind, RequestOf, ResultOf } from "./proxy/calls.js";
@@ -60,6 +61,8 @@ export class Session implements Subscriber, ClientSession, CommandContext {
   private meta: Buffer = Buffer.alloc(0);
   /** clientCommandRate and clientPublishRate, from the first frame on. */
   private rates: ClientRates | undefined;
+  /** This transport's counts (realtime_messages_in_total, realtime_messages_out_total). */
+  private readonly traffic: TransportTraffic;
 
   constructor(
     readonly node: HubNode,
@@ -71,6 +74,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     private readonly request: ConnectionRequest = NO_REQUEST,
   ) {
     this.subscriptions = new SessionSubscriptions(this, node);
+    this.traffic = node.counters.transports[transport.name];
     this.expiry = new ConnectionExpiry(this, node.log);
     // A connection that never connects must not hold resources forever.
     this.lastSeen = node.clock.now();
@@ -146,6 +150,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
         }
         cmd = err;
       }
+      this.traffic.in++;
       // Only `{}` decodes without an id: a pong, nothing to answer.
       if (!(cmd instanceof CommandDecodeError) && cmd.id === 0) continue;
       if (++this.pendingCommands > MAX_PENDING_COMMANDS) {
@@ -293,6 +298,8 @@ export class Session implements Subscriber, ClientSession, CommandContext {
       return;
     }
     this.transport.write(frame);
+    this.traffic.out++;
+    if (frame.reply.error) countCode(this.node.counters.clientErrors, frame.reply.error.code);
   }
 
   /** Periodic check from the node: ping, pong timeout, expiry and refresh of the connection and its subscriptions. */
@@ -338,6 +345,7 @@ export class Session implements Subscriber, ClientSession, CommandContext {
     if (this.state === "closed") return;
     const wasConnected = this.state === "connected";
     this.state = "closed";
+    countCode(this.node.counters.disconnects, d.code);
     this.node.clock.clear(this.connectTimer);
     this.node.userConnections.release(this.user, this.id);
     // Bookkeeping first: a transport that throws on close must not leave the session in the

@@ -25,7 +25,8 @@ import type {
   UnsubscribeResponse,
 } from "../gen/realtime/v1/hub.js";
 import { validateChannel } from "../channel.js";
-import { errBadRequest, errNotAvailable, toHubError } from "../errors.js";
+import { errBadRequest, errNotAvailable, toHubError, type HubError } from "../errors.js";
+import { countCode } from "../node-counters.js";
 import type { Subscriber } from "../hub.js";
 import type { HubNode } from "../node.js";
 import type { RpcWorkers } from "../rpc/rpc-workers.js";
@@ -43,6 +44,13 @@ export const MAX_CHANNELS_PER_REQUEST = 1000;
  */
 export class ServerApi {
   constructor(private readonly node: HubNode) {}
+
+  /** An error the gRPC or HTTP edge answers a call with: counted (realtime_api_errors_total) and returned as a HubError. */
+  failed(api: "grpc" | "http", err: unknown): HubError {
+    const e = toHubError(err);
+    countCode(this.node.counters.apiErrors[api], e.code);
+    return e;
+  }
 
   /** HandleRpc: the workers of this node, which a backend's stream joins and leaves. */
   get rpcWorkers(): RpcWorkers {
@@ -116,12 +124,14 @@ export class ServerApi {
       if (req.joinLeave && !ns.joinLeave)
         throw errNotAvailable(`join/leave events are off for ${JSON.stringify(c)} (namespace option joinLeave)`);
     }
+    const grpc = this.node.counters.transports.grpc; // realtime_messages_out_total, realtime_connections
     const listener: Subscriber = {
       id: "backend-" + randomUUID(),
       deliver({ channel, publication, join, leave }: ChannelEvent) {
         if (publication) {
           if (req.clientPublicationsOnly && !publication.info) return;
           send({ channel, publication });
+          grpc.out++;
         } else if (req.joinLeave && join) send({ channel, join: { info: join } });
         else if (req.joinLeave && leave) send({ channel, leave: { info: leave } });
       },
@@ -134,12 +144,16 @@ export class ServerApi {
         await this.node.subscribe(c, listener);
         done.push(c);
       }
+      grpc.streams++;
+      grpc.subscriptions += channels.length;
     } catch (err) {
       // The stream fails as a whole: nothing stays subscribed for a listener nobody stops.
       for (const c of done) await this.node.unsubscribe(c, listener).catch(() => undefined);
       throw err;
     }
     return async () => {
+      grpc.streams--;
+      grpc.subscriptions -= channels.length;
       for (const c of channels) await this.node.unsubscribe(c, listener);
     };
   }

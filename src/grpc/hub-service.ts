@@ -113,13 +113,13 @@ export function createHubService(
     <Req, Res>(fn: (req: Req) => Promise<Res>): handleUnaryCall<Req, Res> =>
     (call, callback) => {
       const denied = checkApiKey(call.metadata, apiKey);
-      if (denied) return callback(toServiceError(denied, log));
+      if (denied) return callback(toServiceError(api.failed("grpc", denied), log));
       // The API may throw synchronously (validation) or reject: both become a status.
       Promise.resolve()
         .then(() => fn(call.request))
         .then(
           (res) => callback(null, res),
-          (err: unknown) => callback(toServiceError(err, log)),
+          (err: unknown) => callback(toServiceError(api.failed("grpc", err), log)),
         );
     };
 

@@ -128,7 +128,7 @@ export async function handleApiRequest(
   } catch (err) {
     // Nobody is left to answer: the client's problem, not the hub's.
     if (clientAborted(req, err)) return void deps.log.debug({ err, method }, "HTTP API client went away mid-request");
-    const e = writeHttpError(res, err);
+    const e = writeHttpError(res, deps.api.failed("http", err));
     if (e.code === ErrorCode.ERROR_CODE_INTERNAL) deps.log[e.temporary ? "warn" : "error"]({ err, method }, "HTTP API call failed");
   }
 }

@@ -42,6 +42,7 @@ export class MercureStream implements Subscriber {
     private readonly onClose: (s: MercureStream) => void,
   ) {
     this.channels = patterns.length > 0 ? [...exact, FIREHOSE_CHANNEL] : [...exact];
+    node.counters.transports.mercure.streams++;
   }
 
   /**
@@ -53,6 +54,7 @@ export class MercureStream implements Subscriber {
     for (const c of this.channels) {
       await this.node.subscribe(c, this);
       this.subscribed.push(c);
+      this.node.counters.transports.mercure.subscriptions++;
       if (this.closed) return;
     }
     const replay = await this.readHistory(lastEventId);
@@ -134,6 +136,7 @@ export class MercureStream implements Subscriber {
   private write(text: string): void {
     if (this.closed || this.res.writableEnded || this.res.destroyed) return;
     this.res.write(text);
+    this.node.counters.transports.mercure.out++;
     // A subscriber that does not read would hold the node's memory: cut it, it resumes later.
     if (this.res.writableLength > this.node.config.clientQueueMaxBytes) this.close();
   }
@@ -144,6 +147,8 @@ export class MercureStream implements Subscriber {
     this.closed = true;
     clearInterval(this.heartbeat);
     this.pending = null;
+    this.node.counters.transports.mercure.streams--;
+    this.node.counters.transports.mercure.subscriptions -= this.subscribed.length;
     // Nobody is left to tell of a failed broker unsubscribe: the stream is gone either way.
     for (const c of this.subscribed) this.node.unsubscribe(c, this).catch(() => undefined);
     if (this.res.headersSent && !this.res.writableEnded) this.res.end();
