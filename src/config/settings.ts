@@ -118,6 +118,7 @@ export const SETTINGS = defineSettings({
   shutdownTimeoutSeconds: { kind: "number", default: 5, doc: "grace period on SIGTERM" },
   mercure: { kind: "boolean", default: false, doc: "Mercure-compatible publishing and subscribing at /.well-known/mercure (on in `--dev`); topics map to the `mercure` namespace, added with historySize 1000 and historyTtlSeconds 3600 unless listed (docs/mercure.md)" },
   mercureJwtSecret: { kind: "string", default: "", defaultText: "none (the token keys verify them)", doc: "HMAC secret of Mercure publisher and subscriber JWTs, instead of the token keys" },
+  mercureSubscriptions: { kind: "boolean", default: false, doc: "Mercure subscription events: a private update of `/.well-known/mercure/subscriptions/{topic}/{subscriber}` when a Mercure subscriber connects and disconnects (docs/mercure.md)" },
   logLevel: { kind: ["fatal", "error", "warn", "info", "debug", "trace", "silent"], default: "info", doc: "pino level" },
 });
 

@@ -4,12 +4,13 @@ import type { Config } from "../config.js";
 import { errBadRequest, errLimitExceeded } from "../errors.js";
 import { ErrorCode } from "../gen/realtime/v1/types.js";
 import { isPattern, patternSupported } from "../mercure/selectors.js";
+import { newSubscriberId, subscriptionUpdate } from "../mercure/subscription-events.js";
 import { topicToChannel } from "../mercure/topic-channel.js";
 import type { HubNode } from "../node.js";
 import type { Refusal } from "./connection-limits.js";
 import { HttpRequestError, writeHttpError } from "./http-error.js";
 import { MercureAuth, mercureToken } from "./mercure-auth.js";
-import { handleMercurePublish } from "./mercure-publish.js";
+import { handleMercurePublish, publishUpdate } from "./mercure-publish.js";
 import { MercureStream } from "./mercure-stream.js";
 
 /** Where Mercure clients find a hub: symfony/mercure's MERCURE_URL ends with it. */
@@ -25,11 +26,12 @@ export const MERCURE_PATH = "/.well-known/mercure";
 export class MercureEndpoint {
   private readonly auth: MercureAuth;
   private readonly streams = new Set<MercureStream>();
+  private closing = false;
 
   constructor(
     private readonly node: HubNode,
     verifier: TokenVerifier,
-    private readonly config: Pick<Config, "mercureJwtSecret" | "maxChannelsPerClient">,
+    private readonly config: Pick<Config, "mercureJwtSecret" | "maxChannelsPerClient" | "mercureSubscriptions">,
     /** A connection slot (maxConnections, maxConnectionsPerIp), as SSE streams take one. */
     private readonly acquire: (req: IncomingMessage) => { release: () => void } | { refused: Refusal },
   ) {
@@ -59,9 +61,11 @@ export class MercureEndpoint {
     const allowed = token ? (await this.auth.claims(token)).subscribe : [];
     const slot = this.acquire(req);
     if ("refused" in slot) throw slot.refused.error;
+    let ended: (() => void) | undefined;
     const stream = new MercureStream(res, this.node, channels, patterns, allowed, (s) => {
       this.streams.delete(s);
       slot.release();
+      ended?.();
     });
     this.streams.add(stream);
     req.on("close", () => stream.close());
@@ -72,10 +76,29 @@ export class MercureEndpoint {
       stream.close();
       throw err;
     }
+    if (this.config.mercureSubscriptions && this.streams.has(stream)) ended = this.announce([...new Set(topics)]);
+  }
+
+  /**
+   * Publishes a subscription event (active) per selector of a stream that started, and returns
+   * what publishes the inactive ones when it ends: after the active ones, so a watcher never
+   * reads them in the wrong order. Not awaited: a slow broker must not hold the stream back,
+   * and a failed event loses only itself (it is logged).
+   */
+  private announce(selectors: string[]): () => void {
+    const subscriber = newSubscriberId();
+    const send = (active: boolean) =>
+      Promise.all(selectors.map((s) => publishUpdate(this.node, subscriptionUpdate(s, subscriber, active)))).catch((err: unknown) => {
+        this.node.log.warn({ err, subscriber }, "could not publish a Mercure subscription event");
+      });
+    const activated = send(true);
+    // At shutdown the node stops too: its subscribers' inactive events are not published.
+    return () => void activated.then(() => (this.closing ? undefined : send(false)));
   }
 
   /** Ends every stream (shutdown): their clients come back, to another node, with Last-Event-ID. */
   close(): void {
+    this.closing = true;
     for (const s of [...this.streams]) s.close();
   }
 }

@@ -28,6 +28,16 @@ export async function handleMercurePublish(req: IncomingMessage, res: ServerResp
   // Every topic of the update must be allowed, not just one: the update lands in each channel.
   const refused = update.topics.find((t) => !claims.publish.some((s) => selectorMatches(s, t)));
   if (refused !== undefined) throw errPermissionDenied(`the JWT's mercure.publish claim does not allow topic ${JSON.stringify(refused)}`);
+  await publishUpdate(node, update);
+  res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(update.id) });
+  res.end(update.id);
+}
+
+/**
+ * Publishes an update as POST does: into the channel of each topic and into the firehose.
+ * Refused whole (nothing stored) when one of its channels is invalid.
+ */
+export async function publishUpdate(node: HubNode, update: MercureUpdate): Promise<void> {
   // The firehose too, for subscribers of `*` and URI templates: each update is written twice
   // (or N+1 times), the price of templates; publications of the server API stay single.
   const channels = [...new Set(update.topics.map(topicToChannel)), FIREHOSE_CHANNEL];
@@ -36,8 +46,6 @@ export async function handleMercurePublish(req: IncomingMessage, res: ServerResp
   const data = Buffer.from(update.data, "utf8");
   const tags = updateTags(update);
   await Promise.all(channels.map((c) => node.publish(c, data, { tags })));
-  res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(update.id) });
-  res.end(update.id);
 }
 
 /** The update a form describes; a bad request names the field. */

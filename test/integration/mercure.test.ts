@@ -378,6 +378,60 @@ describe("Mercure across two nodes on one broker", () => {
   });
 });
 
+describe("Mercure subscription events (mercureSubscriptions)", () => {
+  const WATCH = "/.well-known/mercure/subscriptions/{topic}/{subscriber}";
+  /** The Subscription documents a watcher read, but those of the watchers themselves. */
+  const docs = (s: MercureSubscriber) => s.events.map((e) => JSON.parse(e.data) as Record<string, unknown>).filter((d) => d.topic !== WATCH);
+
+  it("publish a private Subscription update when a subscriber comes and goes, only when turned on", async () => {
+    const on = await startTestHub({ tokenHmacSecret: SECRET, mercureSubscriptions: true });
+    const off = await startTestHub({ tokenHmacSecret: SECRET });
+    const jwt = await mercureJwt({ subscribe: [WATCH] });
+    try {
+      const t = "https://example.com/q?a=1&b=é";
+      const watcher = await MercureSubscriber.open(on, [WATCH], { query: { authorization: jwt } });
+      const anonymous = await MercureSubscriber.open(on, [WATCH]);
+      // Its own subscription, then the anonymous watcher's, are the watcher's first events.
+      expect((await watcher.waitFor(2)).map((e) => JSON.parse(e.data))).toEqual([
+        expect.objectContaining({ topic: WATCH, active: true }),
+        expect.objectContaining({ topic: WATCH, active: true }),
+      ]);
+      const sub = await MercureSubscriber.open(on, [t, "https://example.com/{id}"]);
+      await until(() => docs(watcher).length >= 2, { what: "2 subscription events" });
+      const [exact, template] = docs(watcher);
+      const subscriber = exact!.subscriber as string;
+      expect(subscriber).toMatch(/^urn:uuid:[0-9a-f-]{36}$/);
+      const idOf = (topic: string) => `/.well-known/mercure/subscriptions/${encodeURIComponent(topic)}/${encodeURIComponent(subscriber)}`;
+      expect(exact).toEqual({ "@context": "https://mercure.rocks/", id: idOf(t), type: "Subscription", topic: t, subscriber, active: true });
+      expect(template).toEqual({ "@context": "https://mercure.rocks/", id: idOf("https://example.com/{id}"), type: "Subscription", topic: "https://example.com/{id}", subscriber, active: true });
+      expect(idOf(t)).toBe(`/.well-known/mercure/subscriptions/https%3A%2F%2Fexample.com%2Fq%3Fa%3D1%26b%3D%C3%A9/${encodeURIComponent(subscriber)}`);
+      expect(watcher.events[2]!.id).toMatch(/^urn:uuid:/);
+      sub.close();
+      await until(() => docs(watcher).length >= 4, { what: "2 more subscription events" });
+      expect(docs(watcher).slice(2)).toEqual([
+        { ...exact, active: false },
+        { ...template, active: false },
+      ]);
+      // Private: a watcher without the JWT sees none.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(anonymous.events).toEqual([]);
+      anonymous.close();
+      watcher.close();
+
+      // Off (the default): nothing is published.
+      const offWatcher = await MercureSubscriber.open(off, [WATCH, "*"], { query: { authorization: await mercureJwt({ subscribe: ["*"] }) } });
+      const offSub = await MercureSubscriber.open(off, [t]);
+      offSub.close();
+      await publish(off, [["topic", t], ["data", "marker"]], await mercureJwt({ publish: ["*"] }));
+      expect((await offWatcher.waitFor(1)).map((e) => e.data)).toEqual(["marker"]);
+      offWatcher.close();
+    } finally {
+      await on.stop();
+      await off.stop();
+    }
+  });
+});
+
 describe("Mercure streams and the connection caps", () => {
   it("count against maxConnectionsPerIp like SSE streams, and give their slot back when they close", async () => {
     const hub = await startTestHub({ tokenHmacSecret: SECRET, maxConnectionsPerIp: 1 });
