@@ -87,6 +87,15 @@ describe("static files of the HTTP edge", () => {
     expect(mod.body).toContain('from "./client.js"');
   });
 
+  it("the hub's package (npm pack) ships every file the edge serves", () => {
+    const [packed] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: ROOT, timeout: 60_000 }).toString()) as [
+      { files: { path: string }[] },
+    ];
+    const files = packed.files.map((f) => f.path);
+    for (const f of ["demo/index.html", "demo/favicon.svg", "dist/clients/js/client.js", "dist/clients/js/client.js.map", "dist/clients/js/src/index.js", "dist/src/main.js"])
+      expect(files).toContain(f);
+  });
+
   it("serves nothing else: other files, traversal and other methods are 404", async () => {
     for (const path of ["/client/../package.json", "/client/%2e%2e/package.json", "/client/nope.js", "/demo/index.html", "/client.ts"])
       expect([path, (await get(hub, path)).status]).toEqual([path, 404]);
