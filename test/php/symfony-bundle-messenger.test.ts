@@ -118,7 +118,7 @@ describe.runIf(canRun)("Symfony bundle: publishing through Messenger", () => {
       exception: "Symfony\\Component\\Messenger\\Exception\\UnrecoverableMessageHandlingException",
       previous: "RealtimeHub\\Client\\Exception\\BadRequestException",
     });
-    expect(events[0].message).toContain("code 107");
+    expect(events[0]!.message).toContain("code 107");
 
     // Nothing comes back to the worker: the queue is empty (it stops on its time limit, no message).
     await consume(1, 3);
@@ -145,7 +145,7 @@ describe.runIf(canRun)("Symfony bundle: publishing through Messenger", () => {
       let events = workerEvents(channel);
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ event: "failed", willRetry: true, retryCount: 0, idempotencyKey });
-      expect(events[0].exception).toMatch(/^RealtimeHub\\Client\\Exception\\/);
+      expect(events[0]!.exception).toMatch(/^RealtimeHub\\Client\\Exception\\/);
       expect(c.pubs(channel)).toEqual([]);
 
       // The next worker reaches it: the retry (retry_strategy delay 200 ms) is published.

@@ -31,10 +31,12 @@ use Symfony\Contracts\EventDispatcher\EventDispatcherInterface;
  * goes on; the stream failing (the hub shutting down, the worker too slow) ends it with the
  * hub's error and exit code 1, for a supervisor to start it again.
  *
- * Stopping: SIGTERM or SIGINT (with ext-pcntl) is held while an event is being handled, and
- * the worker exits 0 once that event is done; a signal while the worker waits on the stream
- * ends the process at once, which loses nothing (no event is being handled; PHP cannot run
- * code while curl waits on the stream).
+ * Stopping, with ext-pcntl: SIGTERM or SIGINT is held while an event is being handled, and the
+ * worker exits 0 once that event is done. A signal while the worker waits on the stream ends
+ * the process at once, as the signal's default action (exit status 128 + the signal), which
+ * loses nothing: no event is being handled. It cannot be a clean exit there: PHP runs no code,
+ * so no signal handler, while curl waits on the stream; the console's own handlers (which
+ * would only run once the next event came) are set aside for as long as the stream is open.
  */
 #[AsCommand(name: 'realtime:consume', description: 'Consumes channels and dispatches each publication as a Symfony event (or Messenger message)')]
 final class ConsumeCommand extends Command
@@ -133,6 +135,12 @@ final class ConsumeCommand extends Command
             return true;
         };
 
+        // Waiting on the stream: the default action (see the class comment); restored afterwards.
+        $handlers = [];
+        foreach ($signals as $signal) {
+            $handlers[$signal] = pcntl_signal_get_handler($signal);
+            pcntl_signal($signal, \SIG_DFL);
+        }
         try {
             $this->hub->subscribe(
                 $channels,
@@ -151,6 +159,10 @@ final class ConsumeCommand extends Command
         } catch (\LogicException $e) {
             // The HTTP transports have no streams.
             return HubErrors::invalid($output, 'realtime:consume needs the gRPC transport: set realtime.dsn to grpc://host:grpcPort (or grpcs://). ' . $e->getMessage());
+        } finally {
+            foreach ($handlers as $signal => $handler) {
+                pcntl_signal($signal, $handler);
+            }
         }
         $output->writeln(sprintf('Stopped after %d events (%s)', $seen, $stopReason ?? ((float) $maxSeconds > 0 ? sprintf('--max-seconds %s', $maxSeconds) : 'the hub ended the stream')));
         return Command::SUCCESS;

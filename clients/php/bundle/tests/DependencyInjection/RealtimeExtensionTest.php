@@ -74,6 +74,8 @@ final class RealtimeExtensionTest extends TestCase
         self::assertSame($client, $container->get(HubClientInterface::class));
         self::assertSame($client, $container->get(RecordingHubClient::class));
         self::assertTrue($container->getParameter('realtime.test'));
+        // The real one is kept (its %env()% stay used), never built unless asked for.
+        self::assertTrue($container->has('realtime.hub_client'));
         self::assertFalse(self::container([])->getParameter('realtime.test'));
     }
 
