@@ -4,13 +4,14 @@ import type { PresenceStore, PresenceStats } from "./presence/presence-store.js"
 import type { HistoryStore, ReadOptions, ReadResult } from "./history/history-store.js";
 import type { Config, NamespaceOptions } from "./config.js";
 import type { BrokerEnvelope, Control } from "./gen/realtime/v1/broker.js";
-import type { ChannelsResponse, DisconnectRequest, UnsubscribeRequest, NodeInfo } from "./gen/realtime/v1/hub.js";
+import type { ChannelsResponse, DisconnectRequest, EraseUserRequest, EraseUserResponse, UnsubscribeRequest, NodeInfo } from "./gen/realtime/v1/hub.js";
 import { DisconnectCode, type ClientInfo, type Publication, type StreamPosition } from "./gen/realtime/v1/types.js";
 import { ChannelEvent } from "./channel-event.js";
 import { ChannelRules } from "./channel.js";
 import { ChannelReads, NO_POSITION } from "./channel-reads.js";
 import { systemClock, type Clock, type Timer } from "./clock.js";
 import { Cluster } from "./cluster.js";
+import { UserErasure } from "./erase-user.js";
 import { Disconnect, toHubError } from "./errors.js";
 import type { Recovery } from "./history/recovery.js";
 import { Hub, type Subscriber } from "./hub.js";
@@ -84,6 +85,7 @@ export class HubNode {
   /** What this node says about itself (Info, Channels, announcements). */
   private readonly report: NodeReport;
   private readonly userControls: UserControls;
+  private readonly erasure: UserErasure;
   private ticker: Timer | undefined;
   private closed = false;
 
@@ -122,6 +124,13 @@ export class HubNode {
       peers: () => this.cluster.info().filter((n) => n.id !== this.id),
       sendControl: (control, onFailure) => this.sendControl(control, onFailure),
     }, this.clock, deps.config.rpcTimeoutMs);
+    this.erasure = new UserErasure({
+      id: this.id,
+      stores: [{ kind: "history", store: deps.history }, { kind: "presence", store: deps.presence }],
+      disconnect: (user) => this.userControls.disconnectHere(user, "user data erased"),
+      peers: () => this.cluster.info().map((n) => n.id).filter((id) => id !== this.id),
+      sendControl: (control, onFailure) => this.sendControl(control, onFailure),
+    }, this.clock);
   }
 
   async start(): Promise<void> {
@@ -266,7 +275,8 @@ export class HubNode {
       if (env.publication) this.ordered.deliver(env.channel, env.publication, performance.now(), this.counters.deliverBroker);
       else if (env.join?.info) this.hub.fanOut(ChannelEvent.join(env.channel, env.join.info));
       else if (env.leave?.info) this.hub.fanOut(ChannelEvent.leave(env.channel, env.leave.info));
-      else if (env.control && !this.cluster.onControl(env.control, env.origin) && !this.rpc.onControl(env.control, env.origin))
+      else if (env.control && !this.cluster.onControl(env.control, env.origin) && !this.rpc.onControl(env.control, env.origin)
+        && !this.erasure.onControl(env.control, env.origin))
         this.userControls.apply(env.control);
     } catch (err) {
       this.log.error({ err, channel: env.channel }, "failed to deliver an envelope from the broker");
@@ -370,6 +380,11 @@ export class HubNode {
     this.userControls.unsubscribe(req);
   }
 
+  /** Erases a user's publications and presence on every node and in every store (see UserErasure). */
+  eraseUser(req: EraseUserRequest): Promise<EraseUserResponse> {
+    return this.erasure.erase(req);
+  }
+
   /** Tells every local client to reconnect elsewhere, then closes the stores. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
@@ -377,6 +392,7 @@ export class HubNode {
     this.clock.clear(this.ticker);
     this.presenceKeeper.stop();
     this.cluster.stop();
+    this.erasure.close();
     this.ordered.close();
     this.rpc.close();
     const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_SHUTDOWN, "shutdown");

@@ -27,6 +27,14 @@ export class UserControls {
     this.send({ unsubscribe: req });
   }
 
+  /** Closes the user's connections on this node only (EraseUser asks every node itself); returns how many. */
+  disconnectHere(user: string, reason: string): number {
+    const sessions = this.sessions.ofUser(user);
+    const d = new Disconnect(DisconnectCode.DISCONNECT_CODE_FORCE_NO_RECONNECT, reason);
+    for (const s of sessions) s.disconnect(d);
+    return sessions.length;
+  }
+
   private send(control: Control): void {
     this.sendControl(control);
     this.apply(control);

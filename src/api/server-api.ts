@@ -5,6 +5,8 @@ import type {
   ChannelsResponse,
   DisconnectRequest,
   DisconnectResponse,
+  EraseUserRequest,
+  EraseUserResponse,
   HistoryRemoveRequest,
   HistoryRemoveResponse,
   HistoryRequest,
@@ -192,6 +194,11 @@ export class ServerApi {
     if (!req.user && !req.client) throw errBadRequest("user is required");
     this.node.disconnectUser(req);
     return {};
+  }
+
+  /** Cluster-wide: the user's publications and presence, in every store (see HubNode.eraseUser). */
+  async eraseUser(req: EraseUserRequest): Promise<EraseUserResponse> {
+    return this.node.eraseUser(req);
   }
 
   async unsubscribe(req: UnsubscribeRequest): Promise<UnsubscribeResponse> {

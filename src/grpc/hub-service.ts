@@ -134,6 +134,7 @@ export function createHubService(
     info: unary((r) => api.info(r)),
     disconnect: unary((r) => api.disconnect(r)),
     unsubscribe: unary((r) => api.unsubscribe(r)),
+    eraseUser: unary((r) => api.eraseUser(r)),
 
     /**
      * Publishes start as requests arrive (the node keeps per-channel order), acks are written

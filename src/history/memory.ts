@@ -10,6 +10,8 @@ interface Stream {
   expiresAt: number;
   /** Until when emptyPosition() could hand this stream's epoch out again, were the stream lost. */
   reservedUntil: number;
+  /** Offsets EraseUser removed, ascending, those a reader could still take for a gap (see prune). */
+  erased?: number[];
 }
 
 /** An epoch and until when it belongs to a channel without a stream. */
@@ -35,6 +37,9 @@ const DEFAULT_EMPTY_TTL_SECONDS = 300;
  * recovered=false, as for any position older than the TTL.
  */
 export class MemoryHistoryStore implements HistoryStore {
+  readonly kind = "memory";
+  /** Each node holds its own: every node erases it. */
+  readonly shared = false;
   private readonly streams = new Map<string, Stream>();
   /** Channels whose stream was removed before its epoch's window ended: their next epoch. */
   private readonly tombstones = new Map<string, EpochLease>();
@@ -81,7 +86,20 @@ export class MemoryHistoryStore implements HistoryStore {
       pubs = pubs.filter((p) => Number(p.offset) > after);
     }
     pubs = opts.reverse ? pubs.slice(-opts.limit).reverse() : pubs.slice(0, opts.limit);
-    return { publications: pubs, position };
+    return { publications: pubs, position, ...(s.erased?.length ? { erased: [...s.erased] } : {}) };
+  }
+
+  async eraseUser(user: string): Promise<Map<string, number>> {
+    const removed = new Map<string, number>();
+    for (const [channel, s] of this.streams) {
+      if (s.expiresAt <= this.now()) continue; // lost already; the sweep drops it
+      const gone: number[] = [];
+      s.pubs = s.pubs.filter((p) => p.info?.user !== user || (gone.push(Number(p.offset)), false));
+      if (gone.length === 0) continue;
+      removed.set(channel, gone.length);
+      s.erased = prune([...(s.erased ?? []), ...gone].sort((a, b) => a - b), s.pubs[0] ? Number(s.pubs[0].offset) : s.top + 1);
+    }
+    return removed;
   }
 
   async remove(channel: string): Promise<void> {
@@ -107,6 +125,7 @@ export class MemoryHistoryStore implements HistoryStore {
     return { epoch, until: (window + 1) * windowMs };
   }
 
+  /** Forgets the stream (TTL, removal); a tombstone keeps its epoch from being handed out again. */
   private drop(channel: string, s: Stream): void {
     this.streams.delete(channel);
     if (s.reservedUntil > this.now()) this.tombstones.set(channel, { epoch: newEpoch(), until: s.reservedUntil });
@@ -126,4 +145,16 @@ export class MemoryHistoryStore implements HistoryStore {
     const now = this.now();
     for (const [channel, t] of this.tombstones) if (t.until <= now) this.tombstones.delete(channel);
   }
+}
+
+/**
+ * Keeps the erased offsets a reader may still need: those from the run of erased offsets right
+ * below `first` (the oldest publication kept, or top + 1) upwards. Below that run an offset was
+ * trimmed, so a reader from further back has a gap whatever was erased there.
+ */
+function prune(erased: number[], first: number): number[] {
+  const set = new Set(erased);
+  let low = first;
+  while (set.has(low - 1)) low--;
+  return erased.filter((o) => o >= low);
 }

@@ -14,7 +14,8 @@ export interface Recovery {
 /**
  * The one rule of "history continues from X", shared by a client subscribing with recovery
  * and the node filling a gap after a broker outage: the same epoch, and the first publication
- * read is the one right after `since` (or, with none read, `since` is the top).
+ * read is the one right after `since` (or, with none read, `since` is the top), not counting
+ * offsets whose publications EraseUser removed (ReadResult.erased): those are not missed.
  */
 export function recoveryFrom(r: ReadResult, since: StreamPosition): Recovery {
   const from = Number(since.offset);
@@ -22,5 +23,16 @@ export function recoveryFrom(r: ReadResult, since: StreamPosition): Recovery {
   const sameStream = r.position.epoch === since.epoch && from <= top;
   if (!sameStream) return { position: r.position, publications: [], recovered: false };
   const first = r.publications[0];
-  return { position: r.position, publications: r.publications, recovered: first ? Number(first.offset) === from + 1 : from === top };
+  const next = first ? Number(first.offset) : top + 1;
+  return { position: r.position, publications: r.publications, recovered: onlyErasedBetween(from, next, r.erased) };
+}
+
+/** Every offset after `from` and before `next` was erased (none, when `next` follows `from`). */
+function onlyErasedBetween(from: number, next: number, erased: number[] | undefined): boolean {
+  const missing = next - from - 1;
+  if (missing <= 0) return missing === 0;
+  if (!erased || missing > erased.length) return false;
+  const set = new Set(erased);
+  for (let o = from + 1; o < next; o++) if (!set.has(o)) return false;
+  return true;
 }

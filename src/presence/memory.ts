@@ -8,6 +8,9 @@ interface Entry {
 
 /** Presence in this process's memory; expired entries are swept lazily and periodically. */
 export class MemoryPresenceStore implements PresenceStore {
+  readonly kind = "memory";
+  /** Each node holds its own: every node erases it. */
+  readonly shared = false;
   private readonly channels = new Map<string, Map<string, Entry>>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -46,6 +49,21 @@ export class MemoryPresenceStore implements PresenceStore {
       users.add(e.info.user);
     }
     return { numClients, numUsers: users.size };
+  }
+
+  async eraseUser(user: string): Promise<Map<string, number>> {
+    const removed = new Map<string, number>();
+    for (const channel of [...this.channels.keys()]) {
+      let n = 0;
+      for (const [id, e] of this.live(channel))
+        if (e.info.user === user) {
+          this.channels.get(channel)?.delete(id);
+          n++;
+        }
+      if (this.channels.get(channel)?.size === 0) this.channels.delete(channel);
+      if (n > 0) removed.set(channel, n);
+    }
+    return removed;
   }
 
   async close(): Promise<void> {

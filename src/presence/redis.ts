@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { ClientInfo } from "../gen/realtime/v1/types.js";
 import { channelKey, RedisScript } from "../redis/script.js";
+import { scanChannels } from "../redis/scan-channels.js";
 import { redisError } from "../redis/connection.js";
 import type { PresenceStats, PresenceStore } from "./presence-store.js";
 
@@ -51,10 +52,25 @@ end
 return redis.call('hgetall', KEYS[1])
 `;
 
+/** Removes the entries ARGV[2..] (after the expired ones); returns how many live ones it removed. */
+const REMOVE_LUA = `${PRELUDE}
+local n = 0
+for i = 2, #ARGV do
+  n = n + redis.call('hdel', KEYS[1], ARGV[i])
+  redis.call('zrem', KEYS[2], ARGV[i])
+end
+return n
+`;
+
 const addScript = new RedisScript(ADD_LUA);
+const removeScript = new RedisScript(REMOVE_LUA);
 const getScript = new RedisScript(GET_LUA);
 
 export class RedisPresenceStore implements PresenceStore {
+  readonly kind = "redis";
+  /** Every node reads it: the node asked erases it once. */
+  readonly shared = true;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -97,6 +113,22 @@ export class RedisPresenceStore implements PresenceStore {
   async stats(channel: string): Promise<PresenceStats> {
     const entries = Object.values(await this.get(channel));
     return { numClients: entries.length, numUsers: new Set(entries.map((e) => e.user)).size };
+  }
+
+  /** Every channel's entries (SCAN of the hash keys): the user's client ids, then removed by id. */
+  async eraseUser(user: string): Promise<Map<string, number>> {
+    const removed = new Map<string, number>();
+    try {
+      for await (const channel of scanChannels(this.redis, this.prefix, "p", "hash")) {
+        const ids = Object.entries(await this.get(channel)).filter(([, info]) => info.user === user).map(([id]) => id);
+        if (ids.length === 0) continue;
+        const n = (await removeScript.run(this.redis, this.keys(channel), [this.clock(), ...ids])) as number;
+        if (n > 0) removed.set(channel, n);
+      }
+    } catch (err) {
+      throw redisError(err);
+    }
+    return removed;
   }
 
   async close(): Promise<void> {

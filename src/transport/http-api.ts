@@ -44,6 +44,7 @@ const ROUTES: Record<string, Route> = {
   info: route(hub.InfoRequest, hub.InfoResponse, (a, r) => a.info(r)),
   disconnect: route(hub.DisconnectRequest, hub.DisconnectResponse, (a, r) => a.disconnect(r)),
   unsubscribe: route(hub.UnsubscribeRequest, hub.UnsubscribeResponse, (a, r) => a.unsubscribe(r)),
+  eraseuser: route(hub.EraseUserRequest, hub.EraseUserResponse, (a, r) => a.eraseUser(r)),
 };
 
 /** `presence_stats`, `presenceStats` and `PresenceStats` all name the same method. */

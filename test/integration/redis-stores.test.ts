@@ -208,6 +208,8 @@ describe("the keys a hub writes to Redis", () => {
  * This wrapper turns a fake-clock jump past the TTL into a real expiry of the channel's keys.
  */
 class ClockedHistory {
+  readonly kind = "redis";
+  readonly shared = true;
   private lastAppend = new Map<string, { at: number; ttl: number }>();
   constructor(
     private readonly store: RedisHistoryStore,
@@ -224,6 +226,9 @@ class ClockedHistory {
   }
   remove(channel: string) {
     return this.store.remove(channel);
+  }
+  eraseUser(user: string) {
+    return this.store.eraseUser(user);
   }
   close() {
     return this.store.close();

@@ -6,7 +6,15 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { ChannelInfo, DisconnectRequest, NodeInfo, UnsubscribeRequest } from "./hub.js";
+import {
+  ChannelInfo,
+  DisconnectRequest,
+  EraseUserNodeResult,
+  EraseUserRequest,
+  EraseUserStoreResult,
+  NodeInfo,
+  UnsubscribeRequest,
+} from "./hub.js";
 import { ClientInfo, Error, Join, Leave, Publication } from "./types.js";
 
 export const protobufPackage = "realtime.v1";
@@ -48,7 +56,34 @@ export interface Control {
     | undefined;
   /** A browser rpc for a HandleRpc worker attached to node `to`, and that node's reply. */
   rpcCall?: RpcCall | undefined;
-  rpcReply?: RpcReply | undefined;
+  rpcReply?:
+    | RpcReply
+    | undefined;
+  /**
+   * HubService.EraseUser: the node asked tells the others to disconnect the user and erase
+   * it from the stores in their memory; each answers the asking node.
+   */
+  eraseUserQuery?: EraseUserQuery | undefined;
+  eraseUserAnswer?: EraseUserAnswer | undefined;
+}
+
+/** Published by the node that serves an EraseUser call; every other node applies and answers it. */
+export interface EraseUserQuery {
+  /** Chosen by the asking node (the envelope's origin), unique per call; echoed in answers. */
+  requestId: string;
+  request: EraseUserRequest | undefined;
+}
+
+/**
+ * What one node did for an EraseUserQuery: its connections closed and its own (memory)
+ * stores erased; shared stores are the asking node's to erase.
+ */
+export interface EraseUserAnswer {
+  requestId: string;
+  /** Id of the asking node. */
+  to: string;
+  node: EraseUserNodeResult | undefined;
+  stores: EraseUserStoreResult[];
 }
 
 /**
@@ -265,6 +300,8 @@ function createBaseControl(): Control {
     channelsAnswer: undefined,
     rpcCall: undefined,
     rpcReply: undefined,
+    eraseUserQuery: undefined,
+    eraseUserAnswer: undefined,
   };
 }
 
@@ -290,6 +327,12 @@ export const Control: MessageFns<Control> = {
     }
     if (message.rpcReply !== undefined) {
       RpcReply.encode(message.rpcReply, writer.uint32(58).fork()).join();
+    }
+    if (message.eraseUserQuery !== undefined) {
+      EraseUserQuery.encode(message.eraseUserQuery, writer.uint32(66).fork()).join();
+    }
+    if (message.eraseUserAnswer !== undefined) {
+      EraseUserAnswer.encode(message.eraseUserAnswer, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -363,6 +406,22 @@ export const Control: MessageFns<Control> = {
             message.rpcReply = RpcReply.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.eraseUserQuery = EraseUserQuery.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.eraseUserAnswer = EraseUserAnswer.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -400,6 +459,16 @@ export const Control: MessageFns<Control> = {
         : isSet(object.rpc_reply)
         ? RpcReply.fromJSON(object.rpc_reply)
         : undefined,
+      eraseUserQuery: isSet(object.eraseUserQuery)
+        ? EraseUserQuery.fromJSON(object.eraseUserQuery)
+        : isSet(object.erase_user_query)
+        ? EraseUserQuery.fromJSON(object.erase_user_query)
+        : undefined,
+      eraseUserAnswer: isSet(object.eraseUserAnswer)
+        ? EraseUserAnswer.fromJSON(object.eraseUserAnswer)
+        : isSet(object.erase_user_answer)
+        ? EraseUserAnswer.fromJSON(object.erase_user_answer)
+        : undefined,
     };
   },
 
@@ -425,6 +494,12 @@ export const Control: MessageFns<Control> = {
     }
     if (message.rpcReply !== undefined) {
       obj.rpcReply = RpcReply.toJSON(message.rpcReply);
+    }
+    if (message.eraseUserQuery !== undefined) {
+      obj.eraseUserQuery = EraseUserQuery.toJSON(message.eraseUserQuery);
+    }
+    if (message.eraseUserAnswer !== undefined) {
+      obj.eraseUserAnswer = EraseUserAnswer.toJSON(message.eraseUserAnswer);
     }
     return obj;
   },
@@ -453,6 +528,228 @@ export const Control: MessageFns<Control> = {
     message.rpcReply = (object.rpcReply !== undefined && object.rpcReply !== null)
       ? RpcReply.fromPartial(object.rpcReply)
       : undefined;
+    message.eraseUserQuery = (object.eraseUserQuery !== undefined && object.eraseUserQuery !== null)
+      ? EraseUserQuery.fromPartial(object.eraseUserQuery)
+      : undefined;
+    message.eraseUserAnswer = (object.eraseUserAnswer !== undefined && object.eraseUserAnswer !== null)
+      ? EraseUserAnswer.fromPartial(object.eraseUserAnswer)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEraseUserQuery(): EraseUserQuery {
+  return { requestId: "", request: undefined };
+}
+
+export const EraseUserQuery: MessageFns<EraseUserQuery> = {
+  encode(message: EraseUserQuery, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.request !== undefined) {
+      EraseUserRequest.encode(message.request, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseUserQuery {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseUserQuery();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = EraseUserRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseUserQuery {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      request: isSet(object.request) ? EraseUserRequest.fromJSON(object.request) : undefined,
+    };
+  },
+
+  toJSON(message: EraseUserQuery): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.request !== undefined) {
+      obj.request = EraseUserRequest.toJSON(message.request);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EraseUserQuery>, I>>(base?: I): EraseUserQuery {
+    return EraseUserQuery.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EraseUserQuery>, I>>(object: I): EraseUserQuery {
+    const message = createBaseEraseUserQuery();
+    message.requestId = object.requestId ?? "";
+    message.request = (object.request !== undefined && object.request !== null)
+      ? EraseUserRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEraseUserAnswer(): EraseUserAnswer {
+  return { requestId: "", to: "", node: undefined, stores: [] };
+}
+
+export const EraseUserAnswer: MessageFns<EraseUserAnswer> = {
+  encode(message: EraseUserAnswer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.to !== "") {
+      writer.uint32(18).string(message.to);
+    }
+    if (message.node !== undefined) {
+      EraseUserNodeResult.encode(message.node, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.stores) {
+      EraseUserStoreResult.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseUserAnswer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseUserAnswer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.node = EraseUserNodeResult.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.stores.push(EraseUserStoreResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseUserAnswer {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      node: isSet(object.node) ? EraseUserNodeResult.fromJSON(object.node) : undefined,
+      stores: globalThis.Array.isArray(object?.stores)
+        ? object.stores.map((e: any) => EraseUserStoreResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EraseUserAnswer): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.node !== undefined) {
+      obj.node = EraseUserNodeResult.toJSON(message.node);
+    }
+    if (message.stores?.length) {
+      obj.stores = message.stores.map((e) => EraseUserStoreResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EraseUserAnswer>, I>>(base?: I): EraseUserAnswer {
+    return EraseUserAnswer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EraseUserAnswer>, I>>(object: I): EraseUserAnswer {
+    const message = createBaseEraseUserAnswer();
+    message.requestId = object.requestId ?? "";
+    message.to = object.to ?? "";
+    message.node = (object.node !== undefined && object.node !== null)
+      ? EraseUserNodeResult.fromPartial(object.node)
+      : undefined;
+    message.stores = object.stores?.map((e) => EraseUserStoreResult.fromPartial(e)) || [];
     return message;
   },
 };

@@ -240,6 +240,76 @@ export interface UnsubscribeRequest {
 export interface UnsubscribeResponse {
 }
 
+export interface EraseUserRequest {
+  /** Required: whose data to erase. */
+  user: string;
+  /**
+   * Disconnect the user's connections on every node first (code
+   * DISCONNECT_CODE_FORCE_NO_RECONNECT), so they cannot publish or refresh their presence
+   * while it is erased. Absent means true; false leaves them connected, and their presence
+   * comes back with their next presence refresh.
+   */
+  disconnect?: boolean | undefined;
+}
+
+/** What one store removed. */
+export interface EraseUserStoreResult {
+  /** "history" (publications) or "presence" (presence entries). */
+  kind: string;
+  /** The implementation: "memory" or "redis". */
+  store: string;
+  /**
+   * The node whose memory holds the store; empty for a store every node shares (Redis),
+   * which the node asked erased once for the whole cluster.
+   */
+  node: string;
+  /** Entries removed in all channels. */
+  removed: number;
+  /**
+   * Entries removed per channel, keyed by channel name; channels without any are left out.
+   * At most 1,000 channels (see channels_truncated); `removed` always counts them all.
+   */
+  channels: { [key: string]: number };
+  channelsTruncated: boolean;
+}
+
+export interface EraseUserStoreResult_ChannelsEntry {
+  key: string;
+  value: number;
+}
+
+/** What one node did. */
+export interface EraseUserNodeResult {
+  node: string;
+  /** The user's connections this node closed. */
+  disconnected: number;
+  /** Set when the node failed to erase its own stores: erase again. */
+  error: Error | undefined;
+}
+
+export interface EraseUserResponse {
+  /** Publications removed from history, summed over the stores. */
+  publicationsRemoved: number;
+  /**
+   * Presence entries removed, summed over the stores. With `disconnect`, the entries of the
+   * connections closed are mostly removed by the connections' own leave as they close, and
+   * are not counted here.
+   */
+  presenceRemoved: number;
+  /** Connections closed, summed over the nodes. */
+  disconnected: number;
+  /** Every store erased, shared ones once. */
+  stores: EraseUserStoreResult[];
+  /** The node asked and the nodes that answered, by id. */
+  nodes: EraseUserNodeResult[];
+  /**
+   * Nodes of the cluster (those Info lists) that did not answer within the deadline (3 s):
+   * their memory stores may still hold the user's data and their connections may be open.
+   * Empty when every node answered; otherwise erase again.
+   */
+  missingNodes: string[];
+}
+
 /** What a HandleRpc worker sends: first `register`, then answers. */
 export interface HandleRpcRequest {
   register?: RpcRegister | undefined;
@@ -3303,6 +3373,629 @@ export const UnsubscribeResponse: MessageFns<UnsubscribeResponse> = {
   },
 };
 
+function createBaseEraseUserRequest(): EraseUserRequest {
+  return { user: "", disconnect: undefined };
+}
+
+export const EraseUserRequest: MessageFns<EraseUserRequest> = {
+  encode(message: EraseUserRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== "") {
+      writer.uint32(10).string(message.user);
+    }
+    if (message.disconnect !== undefined) {
+      writer.uint32(16).bool(message.disconnect);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseUserRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseUserRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.disconnect = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseUserRequest {
+    return {
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      disconnect: isSet(object.disconnect) ? globalThis.Boolean(object.disconnect) : undefined,
+    };
+  },
+
+  toJSON(message: EraseUserRequest): unknown {
+    const obj: any = {};
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.disconnect !== undefined) {
+      obj.disconnect = message.disconnect;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EraseUserRequest>, I>>(base?: I): EraseUserRequest {
+    return EraseUserRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EraseUserRequest>, I>>(object: I): EraseUserRequest {
+    const message = createBaseEraseUserRequest();
+    message.user = object.user ?? "";
+    message.disconnect = object.disconnect ?? undefined;
+    return message;
+  },
+};
+
+function createBaseEraseUserStoreResult(): EraseUserStoreResult {
+  return { kind: "", store: "", node: "", removed: 0, channels: {}, channelsTruncated: false };
+}
+
+export const EraseUserStoreResult: MessageFns<EraseUserStoreResult> = {
+  encode(message: EraseUserStoreResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.store !== "") {
+      writer.uint32(18).string(message.store);
+    }
+    if (message.node !== "") {
+      writer.uint32(26).string(message.node);
+    }
+    if (message.removed !== 0) {
+      writer.uint32(32).uint32(message.removed);
+    }
+    globalThis.Object.entries(message.channels).forEach(([key, value]: [string, number]) => {
+      EraseUserStoreResult_ChannelsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    if (message.channelsTruncated !== false) {
+      writer.uint32(48).bool(message.channelsTruncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseUserStoreResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseUserStoreResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.store = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.removed = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = EraseUserStoreResult_ChannelsEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.channels[entry5.key] = entry5.value;
+            }
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.channelsTruncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseUserStoreResult {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      store: isSet(object.store) ? globalThis.String(object.store) : "",
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      removed: isSet(object.removed) ? globalThis.Number(object.removed) : 0,
+      channels: isObject(object.channels)
+        ? (globalThis.Object.entries(object.channels) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      channelsTruncated: isSet(object.channelsTruncated)
+        ? globalThis.Boolean(object.channelsTruncated)
+        : isSet(object.channels_truncated)
+        ? globalThis.Boolean(object.channels_truncated)
+        : false,
+    };
+  },
+
+  toJSON(message: EraseUserStoreResult): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.store !== "") {
+      obj.store = message.store;
+    }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.removed !== 0) {
+      obj.removed = Math.round(message.removed);
+    }
+    if (message.channels) {
+      const entries = globalThis.Object.entries(message.channels) as [string, number][];
+      if (entries.length > 0) {
+        obj.channels = {};
+        entries.forEach(([k, v]) => {
+          obj.channels[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.channelsTruncated !== false) {
+      obj.channelsTruncated = message.channelsTruncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EraseUserStoreResult>, I>>(base?: I): EraseUserStoreResult {
+    return EraseUserStoreResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EraseUserStoreResult>, I>>(object: I): EraseUserStoreResult {
+    const message = createBaseEraseUserStoreResult();
+    message.kind = object.kind ?? "";
+    message.store = object.store ?? "";
+    message.node = object.node ?? "";
+    message.removed = object.removed ?? 0;
+    message.channels = (globalThis.Object.entries(object.channels ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.channelsTruncated = object.channelsTruncated ?? false;
+    return message;
+  },
+};
+
+function createBaseEraseUserStoreResult_ChannelsEntry(): EraseUserStoreResult_ChannelsEntry {
+  return { key: "", value: 0 };
+}
+
+export const EraseUserStoreResult_ChannelsEntry: MessageFns<EraseUserStoreResult_ChannelsEntry> = {
+  encode(message: EraseUserStoreResult_ChannelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint32(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseUserStoreResult_ChannelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseUserStoreResult_ChannelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseUserStoreResult_ChannelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: EraseUserStoreResult_ChannelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EraseUserStoreResult_ChannelsEntry>, I>>(
+    base?: I,
+  ): EraseUserStoreResult_ChannelsEntry {
+    return EraseUserStoreResult_ChannelsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EraseUserStoreResult_ChannelsEntry>, I>>(
+    object: I,
+  ): EraseUserStoreResult_ChannelsEntry {
+    const message = createBaseEraseUserStoreResult_ChannelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseEraseUserNodeResult(): EraseUserNodeResult {
+  return { node: "", disconnected: 0, error: undefined };
+}
+
+export const EraseUserNodeResult: MessageFns<EraseUserNodeResult> = {
+  encode(message: EraseUserNodeResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== "") {
+      writer.uint32(10).string(message.node);
+    }
+    if (message.disconnected !== 0) {
+      writer.uint32(16).uint32(message.disconnected);
+    }
+    if (message.error !== undefined) {
+      Error.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseUserNodeResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseUserNodeResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.disconnected = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = Error.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseUserNodeResult {
+    return {
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      disconnected: isSet(object.disconnected) ? globalThis.Number(object.disconnected) : 0,
+      error: isSet(object.error) ? Error.fromJSON(object.error) : undefined,
+    };
+  },
+
+  toJSON(message: EraseUserNodeResult): unknown {
+    const obj: any = {};
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.disconnected !== 0) {
+      obj.disconnected = Math.round(message.disconnected);
+    }
+    if (message.error !== undefined) {
+      obj.error = Error.toJSON(message.error);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EraseUserNodeResult>, I>>(base?: I): EraseUserNodeResult {
+    return EraseUserNodeResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EraseUserNodeResult>, I>>(object: I): EraseUserNodeResult {
+    const message = createBaseEraseUserNodeResult();
+    message.node = object.node ?? "";
+    message.disconnected = object.disconnected ?? 0;
+    message.error = (object.error !== undefined && object.error !== null) ? Error.fromPartial(object.error) : undefined;
+    return message;
+  },
+};
+
+function createBaseEraseUserResponse(): EraseUserResponse {
+  return { publicationsRemoved: 0, presenceRemoved: 0, disconnected: 0, stores: [], nodes: [], missingNodes: [] };
+}
+
+export const EraseUserResponse: MessageFns<EraseUserResponse> = {
+  encode(message: EraseUserResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.publicationsRemoved !== 0) {
+      writer.uint32(8).uint32(message.publicationsRemoved);
+    }
+    if (message.presenceRemoved !== 0) {
+      writer.uint32(16).uint32(message.presenceRemoved);
+    }
+    if (message.disconnected !== 0) {
+      writer.uint32(24).uint32(message.disconnected);
+    }
+    for (const v of message.stores) {
+      EraseUserStoreResult.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.nodes) {
+      EraseUserNodeResult.encode(v!, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.missingNodes) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EraseUserResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEraseUserResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.publicationsRemoved = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.presenceRemoved = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.disconnected = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.stores.push(EraseUserStoreResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.nodes.push(EraseUserNodeResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.missingNodes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EraseUserResponse {
+    return {
+      publicationsRemoved: isSet(object.publicationsRemoved)
+        ? globalThis.Number(object.publicationsRemoved)
+        : isSet(object.publications_removed)
+        ? globalThis.Number(object.publications_removed)
+        : 0,
+      presenceRemoved: isSet(object.presenceRemoved)
+        ? globalThis.Number(object.presenceRemoved)
+        : isSet(object.presence_removed)
+        ? globalThis.Number(object.presence_removed)
+        : 0,
+      disconnected: isSet(object.disconnected) ? globalThis.Number(object.disconnected) : 0,
+      stores: globalThis.Array.isArray(object?.stores)
+        ? object.stores.map((e: any) => EraseUserStoreResult.fromJSON(e))
+        : [],
+      nodes: globalThis.Array.isArray(object?.nodes)
+        ? object.nodes.map((e: any) => EraseUserNodeResult.fromJSON(e))
+        : [],
+      missingNodes: globalThis.Array.isArray(object?.missingNodes)
+        ? object.missingNodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.missing_nodes)
+        ? object.missing_nodes.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: EraseUserResponse): unknown {
+    const obj: any = {};
+    if (message.publicationsRemoved !== 0) {
+      obj.publicationsRemoved = Math.round(message.publicationsRemoved);
+    }
+    if (message.presenceRemoved !== 0) {
+      obj.presenceRemoved = Math.round(message.presenceRemoved);
+    }
+    if (message.disconnected !== 0) {
+      obj.disconnected = Math.round(message.disconnected);
+    }
+    if (message.stores?.length) {
+      obj.stores = message.stores.map((e) => EraseUserStoreResult.toJSON(e));
+    }
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => EraseUserNodeResult.toJSON(e));
+    }
+    if (message.missingNodes?.length) {
+      obj.missingNodes = message.missingNodes;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EraseUserResponse>, I>>(base?: I): EraseUserResponse {
+    return EraseUserResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EraseUserResponse>, I>>(object: I): EraseUserResponse {
+    const message = createBaseEraseUserResponse();
+    message.publicationsRemoved = object.publicationsRemoved ?? 0;
+    message.presenceRemoved = object.presenceRemoved ?? 0;
+    message.disconnected = object.disconnected ?? 0;
+    message.stores = object.stores?.map((e) => EraseUserStoreResult.fromPartial(e)) || [];
+    message.nodes = object.nodes?.map((e) => EraseUserNodeResult.fromPartial(e)) || [];
+    message.missingNodes = object.missingNodes?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseHandleRpcRequest(): HandleRpcRequest {
   return { register: undefined, answer: undefined };
 }
@@ -3816,6 +4509,24 @@ export const HubServiceService = {
     responseDeserialize: (value: Buffer): UnsubscribeResponse => UnsubscribeResponse.decode(value),
   },
   /**
+   * Erase one user's data before it expires (the GDPR path): the publications whose
+   * `info.user` is the user are removed from the history of every channel, and the user's
+   * presence entries from every channel, on every node of the cluster and in every store; by
+   * default the user's connections are disconnected first. Stores every node shares (Redis)
+   * are erased once, by the node asked, after the other nodes answered; stores in a node's
+   * memory are erased by that node. The node asked waits at most 3 s for the other nodes (see
+   * EraseUserResponse.missing_nodes). Erasing again is harmless: it removes what is left.
+   */
+  eraseUser: {
+    path: "/realtime.v1.HubService/EraseUser" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EraseUserRequest): Buffer => Buffer.from(EraseUserRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EraseUserRequest => EraseUserRequest.decode(value),
+    responseSerialize: (value: EraseUserResponse): Buffer => Buffer.from(EraseUserResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EraseUserResponse => EraseUserResponse.decode(value),
+  },
+  /**
    * A backend worker answers browsers' rpc commands without a webhook (the broker-first
    * mode): it opens this stream, sends one `register` naming the methods it serves, then
    * gets one HandleRpcResponse per browser rpc and sends one `answer` per call, with the
@@ -3862,6 +4573,16 @@ export interface HubServiceServer extends UntypedServiceImplementation {
   disconnect: handleUnaryCall<DisconnectRequest, DisconnectResponse>;
   /** Unsubscribe a user's connections from a channel. */
   unsubscribe: handleUnaryCall<UnsubscribeRequest, UnsubscribeResponse>;
+  /**
+   * Erase one user's data before it expires (the GDPR path): the publications whose
+   * `info.user` is the user are removed from the history of every channel, and the user's
+   * presence entries from every channel, on every node of the cluster and in every store; by
+   * default the user's connections are disconnected first. Stores every node shares (Redis)
+   * are erased once, by the node asked, after the other nodes answered; stores in a node's
+   * memory are erased by that node. The node asked waits at most 3 s for the other nodes (see
+   * EraseUserResponse.missing_nodes). Erasing again is harmless: it removes what is left.
+   */
+  eraseUser: handleUnaryCall<EraseUserRequest, EraseUserResponse>;
   /**
    * A backend worker answers browsers' rpc commands without a webhook (the broker-first
    * mode): it opens this stream, sends one `register` naming the methods it serves, then
@@ -4047,6 +4768,30 @@ export interface HubServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UnsubscribeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Erase one user's data before it expires (the GDPR path): the publications whose
+   * `info.user` is the user are removed from the history of every channel, and the user's
+   * presence entries from every channel, on every node of the cluster and in every store; by
+   * default the user's connections are disconnected first. Stores every node shares (Redis)
+   * are erased once, by the node asked, after the other nodes answered; stores in a node's
+   * memory are erased by that node. The node asked waits at most 3 s for the other nodes (see
+   * EraseUserResponse.missing_nodes). Erasing again is harmless: it removes what is left.
+   */
+  eraseUser(
+    request: EraseUserRequest,
+    callback: (error: ServiceError | null, response: EraseUserResponse) => void,
+  ): ClientUnaryCall;
+  eraseUser(
+    request: EraseUserRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EraseUserResponse) => void,
+  ): ClientUnaryCall;
+  eraseUser(
+    request: EraseUserRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EraseUserResponse) => void,
   ): ClientUnaryCall;
   /**
    * A backend worker answers browsers' rpc commands without a webhook (the broker-first

@@ -34,6 +34,10 @@ class Control extends \Google\Protobuf\Internal\Message
      *     @type \Realtime\V1\RpcCall $rpc_call
      *           A browser rpc for a HandleRpc worker attached to node `to`, and that node's reply.
      *     @type \Realtime\V1\RpcReply $rpc_reply
+     *     @type \Realtime\V1\EraseUserQuery $erase_user_query
+     *           HubService.EraseUser: the node asked tells the others to disconnect the user and erase
+     *           it from the stores in their memory; each answers the asking node.
+     *     @type \Realtime\V1\EraseUserAnswer $erase_user_answer
      * }
      */
     public function __construct($data = NULL) {
@@ -242,6 +246,66 @@ class Control extends \Google\Protobuf\Internal\Message
     {
         GPBUtil::checkMessage($var, \Realtime\V1\RpcReply::class);
         $this->writeOneof(7, $var);
+
+        return $this;
+    }
+
+    /**
+     * HubService.EraseUser: the node asked tells the others to disconnect the user and erase
+     * it from the stores in their memory; each answers the asking node.
+     *
+     * Generated from protobuf field <code>.realtime.v1.EraseUserQuery erase_user_query = 8 [json_name = "eraseUserQuery"];</code>
+     * @return \Realtime\V1\EraseUserQuery|null
+     */
+    public function getEraseUserQuery()
+    {
+        return $this->readOneof(8);
+    }
+
+    public function hasEraseUserQuery()
+    {
+        return $this->hasOneof(8);
+    }
+
+    /**
+     * HubService.EraseUser: the node asked tells the others to disconnect the user and erase
+     * it from the stores in their memory; each answers the asking node.
+     *
+     * Generated from protobuf field <code>.realtime.v1.EraseUserQuery erase_user_query = 8 [json_name = "eraseUserQuery"];</code>
+     * @param \Realtime\V1\EraseUserQuery $var
+     * @return $this
+     */
+    public function setEraseUserQuery($var)
+    {
+        GPBUtil::checkMessage($var, \Realtime\V1\EraseUserQuery::class);
+        $this->writeOneof(8, $var);
+
+        return $this;
+    }
+
+    /**
+     * Generated from protobuf field <code>.realtime.v1.EraseUserAnswer erase_user_answer = 9 [json_name = "eraseUserAnswer"];</code>
+     * @return \Realtime\V1\EraseUserAnswer|null
+     */
+    public function getEraseUserAnswer()
+    {
+        return $this->readOneof(9);
+    }
+
+    public function hasEraseUserAnswer()
+    {
+        return $this->hasOneof(9);
+    }
+
+    /**
+     * Generated from protobuf field <code>.realtime.v1.EraseUserAnswer erase_user_answer = 9 [json_name = "eraseUserAnswer"];</code>
+     * @param \Realtime\V1\EraseUserAnswer $var
+     * @return $this
+     */
+    public function setEraseUserAnswer($var)
+    {
+        GPBUtil::checkMessage($var, \Realtime\V1\EraseUserAnswer::class);
+        $this->writeOneof(9, $var);
 
         return $this;
     }

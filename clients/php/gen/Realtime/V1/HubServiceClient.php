@@ -199,6 +199,27 @@ class HubServiceClient extends \Grpc\BaseStub {
     }
 
     /**
+     * Erase one user's data before it expires (the GDPR path): the publications whose
+     * `info.user` is the user are removed from the history of every channel, and the user's
+     * presence entries from every channel, on every node of the cluster and in every store; by
+     * default the user's connections are disconnected first. Stores every node shares (Redis)
+     * are erased once, by the node asked, after the other nodes answered; stores in a node's
+     * memory are erased by that node. The node asked waits at most 3 s for the other nodes (see
+     * EraseUserResponse.missing_nodes). Erasing again is harmless: it removes what is left.
+     * @param \Realtime\V1\EraseUserRequest $argument input argument
+     * @param array $metadata metadata
+     * @param array $options call options
+     * @return \Grpc\UnaryCall
+     */
+    public function EraseUser(\Realtime\V1\EraseUserRequest $argument,
+      $metadata = [], $options = []) {
+        return $this->_simpleRequest('/realtime.v1.HubService/EraseUser',
+        $argument,
+        ['\Realtime\V1\EraseUserResponse', 'decode'],
+        $metadata, $options);
+    }
+
+    /**
      * A backend worker answers browsers' rpc commands without a webhook (the broker-first
      * mode): it opens this stream, sends one `register` naming the methods it serves, then
      * gets one HandleRpcResponse per browser rpc and sends one `answer` per call, with the
