@@ -33,28 +33,52 @@ declare global {
 describe("docs/symfony.md", () => {
   const doc = readFileSync(new URL("docs/symfony.md", ROOT), "utf8");
 
-  it("shows the PHP the test app runs, word for word", () => {
+  it("shows the PHP the test apps run, word for word", () => {
     // Each block that names its file in a first-line comment must be found in that file.
-    const blocks = [...doc.matchAll(/```php\n\/\/ (test\/symfony\/\S+\.php)\n([\s\S]*?)```/g)];
+    const blocks = [...doc.matchAll(/```php\n\/\/ (test\/symfony(?:-bundle)?\/\S+\.php)\n([\s\S]*?)```/g)];
     expect(blocks.map((b) => b[1])).toEqual(
-      expect.arrayContaining(["test/symfony/src/Realtime/WebhookSignature.php", "test/symfony/src/Controller/ConnectController.php", "test/symfony/src/Realtime/HubPublisher.php"]),
+      expect.arrayContaining([
+        "test/symfony/src/Realtime/WebhookSignature.php",
+        "test/symfony/src/Controller/ConnectController.php",
+        "test/symfony/src/Realtime/HubPublisher.php",
+        "test/symfony-bundle/src/Controller/NewsController.php",
+        "test/symfony-bundle/src/Realtime/ConnectListener.php",
+        "test/symfony-bundle/src/Security/ChannelVoter.php",
+        "test/symfony-bundle/tests/NewsAnnouncerTest.php",
+      ]),
     );
     for (const [, file, code] of blocks) expect(readFileSync(new URL(file!, ROOT), "utf8"), file).toContain(code!.trim());
-    // The excerpts without a file (routes, services, a call) are lines of the app too.
+    // The excerpts without a file (routes, services, a call) are lines of the by-hand app.
     const app = ["src/Kernel.php", "src/Controller/AnnounceController.php"].map((f) => readFileSync(new URL(`test/symfony/${f}`, ROOT), "utf8")).join("\n");
-    for (const [, code] of doc.matchAll(/```php\n(?!\/\/ test\/symfony\/)([\s\S]*?)```/g))
+    for (const [, code] of doc.matchAll(/```php\n(?!\/\/ test\/symfony)([\s\S]*?)```/g))
       for (const line of code!.split("\n").map((l) => l.trim()).filter(Boolean)) expect(app, line).toContain(line);
   });
 
-  it("has a hub config the hub loads", () => {
-    const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
-    expect(yaml).toBeDefined();
+  it("shows the bundle app's YAML, word for word", () => {
+    const blocks = [...doc.matchAll(/```yaml\n# (test\/symfony-bundle\/\S+\.yaml)\n([\s\S]*?)```/g)];
+    expect(blocks.map((b) => b[1])).toEqual(
+      expect.arrayContaining(["test/symfony-bundle/config/packages/realtime.yaml", "test/symfony-bundle/config/packages/messenger.yaml", "test/symfony-bundle/config/routes/realtime.yaml"]),
+    );
+    for (const [, file, code] of blocks) expect(readFileSync(new URL(file!, ROOT), "utf8"), file).toContain(code!.trim());
+  });
+
+  it("has hub configs the hub loads", () => {
+    // The first YAML block that names no file (the by-hand app's hub) and those headed `# hub.yaml` (the bundle's).
+    const first = /```yaml\n(?!# )([\s\S]*?)```/.exec(doc)?.[1];
+    const bundle = [...doc.matchAll(/```yaml\n# hub\.yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(first).toBeDefined();
+    expect(bundle.length).toBeGreaterThanOrEqual(1);
     const dir = mkdtempSync(join(tmpdir(), "symfony-doc-"));
+    const load = (yaml: string) => {
+      writeFileSync(join(dir, "hub.yaml"), yaml);
+      return loadConfig({ flags: { config: join(dir, "hub.yaml") } });
+    };
     try {
-      writeFileSync(join(dir, "hub.yaml"), yaml!);
-      const cfg = loadConfig({ flags: { config: join(dir, "hub.yaml") } });
+      const cfg = load(first!);
       expect(cfg).toMatchObject({ proxyCookies: "PHPSESSID", proxySecret: "a-long-random-string", proxyConnectUrl: "http://symfony.internal/realtime/connect" });
       expect(cfg.namespaces.find((n) => n.name === "news")).toMatchObject({ subscribeProxy: "off", publishProxy: "off" });
+      // The bundle's routes: /realtime/<path> for each call (clients/php/bundle/src/Webhook/CallKind.php).
+      expect(load(bundle[0]!)).toMatchObject({ proxySubRefreshUrl: "http://symfony.internal/realtime/sub-refresh", proxyUnsubscribeUrl: "http://symfony.internal/realtime/unsubscribe" });
     } finally {
       rmSync(dir, { recursive: true });
     }
