@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { KNOWN_ERRORS, codeLabel } from "../metrics-codes.js";
+import { LATENCY_BUCKETS } from "../metrics-histogram.js";
 import type { CallKind } from "./calls.js";
 
 /** How one call ended: the backend's answer, or no usable answer at all. */
@@ -17,15 +19,15 @@ export class ProxyMetrics {
   });
   private readonly errors = new Counter({
     name: "realtime_proxy_errors_total",
-    help: "Webhook calls that failed the operation, by kind and the error code the client got",
+    help: "Webhook calls that failed the operation, by kind and the error code the client got (protocol codes; other: the backend's own)",
     labelNames: ["call", "code"],
     registers: [],
   });
   private readonly duration = new Histogram({
     name: "realtime_proxy_duration_seconds",
-    help: "Webhook call latency by kind (notifications: each attempt)",
+    help: "Webhook call latency by kind (notifications: each attempt), with the buckets of every latency histogram of the hub",
     labelNames: ["call"],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: [...LATENCY_BUCKETS],
     registers: [],
   });
   private readonly dropped = new Counter({
@@ -50,7 +52,7 @@ export class ProxyMetrics {
   observe(call: CallKind, outcome: Outcome, seconds: number, errorCode?: number): void {
     this.calls.inc({ call, outcome });
     this.duration.observe({ call }, seconds);
-    if (errorCode !== undefined) this.errors.inc({ call, code: String(errorCode) });
+    if (errorCode !== undefined) this.errors.inc({ call, code: codeLabel(KNOWN_ERRORS, errorCode) });
   }
 
   drop(call: CallKind, reason: "expired" | "queue_full"): void {
