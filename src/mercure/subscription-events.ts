@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { MercureUpdate } from "./update.js";
 
 /** Where subscription events live: `/.well-known/mercure/subscriptions/{topic}/{subscriber}`. */
-export const SUBSCRIPTIONS_PATH = "/.well-known/mercure/subscriptions";
+const SUBSCRIPTIONS_PATH = "/.well-known/mercure/subscriptions";
 
 /** The JSON-LD context of Mercure's subscription documents. */
 const CONTEXT = "https://mercure.rocks/";

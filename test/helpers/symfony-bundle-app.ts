@@ -32,7 +32,7 @@ export function canRunSymfonyBundle(suite: string): boolean {
   });
 }
 
-export interface ConsoleRun {
+interface ConsoleRun {
   code: number;
   stdout: string;
   stderr: string;
