@@ -56,7 +56,7 @@ describe("docs/operations.md", () => {
 
   it("has a command for every unary admin call, over HTTP and gRPC", () => {
     const lines = commands();
-    for (const method of ["publish", "broadcast", "presence", "presence_stats", "history", "history_remove", "channels", "info", "disconnect", "unsubscribe"])
+    for (const method of ["publish", "broadcast", "presence", "presence_stats", "history", "history_remove", "channels", "info", "disconnect", "unsubscribe", "erase_user"])
       expect(lines.some((l) => l.includes(`/api/${method} `)), method).toBe(true);
     expect(lines.filter((l) => l.startsWith("npx buf curl")).length).toBeGreaterThanOrEqual(6);
   });
