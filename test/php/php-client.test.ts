@@ -50,6 +50,8 @@ describe.runIf(canRun)("PHP client (clients/php) against a real hub", () => {
   const keys = testKeys();
   let env: Record<string, string>;
   let watcher: TestWsClient;
+  /** Users whose data HubClientTest::testEraseUser erases, one per transport. */
+  const erasable: TestWsClient[] = [];
 
   /** A connection token signed here (jose), for the WebSocket clients of the test. */
   const nodeToken = (sub: string) => new SignJWT({ sub }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(new TextEncoder().encode(HMAC));
@@ -87,9 +89,18 @@ describe.runIf(canRun)("PHP client (clients/php) against a real hub", () => {
       REALTIME_API_KEY: API_KEY,
       REALTIME_PRESENCE_CHANNEL: presenceChannel,
       REALTIME_PRESENCE_USER: "php-watcher",
+      REALTIME_ERASE_USER_PREFIX: "php-erase-",
     };
+    // For testEraseUser: user php-erase-<transport> in channel php-erase:<transport>, with two publications.
+    for (const t of ["http", "json", "grpc"]) {
+      const c = await TestWsClient.connect(hub.wsUrl, await nodeToken(`php-erase-${t}`));
+      erasable.push(c);
+      expect((await c.call({ subscribe: { channel: `php-erase:${t}` } })).error).toBeUndefined();
+      for (const text of ["one", "two"]) expect((await c.call({ publish: { channel: `php-erase:${t}`, data: { text } } })).error).toBeUndefined();
+    }
   });
   afterAll(async () => {
+    for (const c of erasable) c.ws.close();
     watcher?.ws.close();
     await hub?.stop();
   });

@@ -11,6 +11,8 @@ use Realtime\V1\ChannelsRequest;
 use Realtime\V1\ChannelsResponse;
 use Realtime\V1\DisconnectRequest;
 use Realtime\V1\DisconnectResponse;
+use Realtime\V1\EraseUserRequest;
+use Realtime\V1\EraseUserResponse;
 use Realtime\V1\HistoryRemoveRequest;
 use Realtime\V1\HistoryRemoveResponse;
 use Realtime\V1\HistoryRequest;
@@ -201,6 +203,13 @@ final class HubClient implements HubClientInterface
     {
         $req = new UnsubscribeRequest(['user' => $user, 'channel' => $channel, 'client' => $client]);
         $this->call('Unsubscribe', $req, UnsubscribeResponse::class);
+    }
+
+    public function eraseUser(string $user, bool $disconnect = true): EraseUserResult
+    {
+        /** @var EraseUserResponse $res */
+        $res = $this->call('EraseUser', new EraseUserRequest(['user' => $user, 'disconnect' => $disconnect]), EraseUserResponse::class);
+        return EraseUserResult::fromResponse($res);
     }
 
     public function subscribe(array $channels, callable $onEvent, bool $clientPublicationsOnly = false, bool $joinLeave = false, ?callable $onReady = null, float $maxSeconds = 0): void

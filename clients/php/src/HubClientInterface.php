@@ -85,6 +85,16 @@ interface HubClientInterface
     public function unsubscribe(string $user, string $channel, string $client = ''): void;
 
     /**
+     * Erases a user's data before it expires (the GDPR path): their publications from the
+     * history of every channel and their presence entries, on every node and in every store.
+     * With $disconnect (the default) their connections are closed first, without reconnecting.
+     * Safe to repeat; repeat until the result is complete().
+     *
+     * @throws HubException (a BadRequestException for an empty $user)
+     */
+    public function eraseUser(string $user, bool $disconnect = true): EraseUserResult;
+
+    /**
      * Consumes what happens in channels (HubService.Subscribe), for long-running CLI workers:
      * publications (browsers' ones carry getInfo()), and joins and leaves with $joinLeave.
      * Blocks until $onEvent returns false, $maxSeconds pass (0: no limit), or the hub ends the

@@ -173,6 +173,47 @@ final class HubClientTest extends TestCase
         $this->addToAssertionCount(1);
     }
 
+    /** @dataProvider transports */
+    public function testEraseUser(string $t): void
+    {
+        $hub = $this->client($t);
+        // test/php/php-client.test.ts connected this user, subscribed to this channel and
+        // published two messages there.
+        $user = self::env('REALTIME_ERASE_USER_PREFIX') . $t;
+        $ch = "php-erase:$t";
+
+        $r = $hub->eraseUser($user, disconnect: false);
+        self::assertSame(2, $r->publicationsRemoved);
+        self::assertSame(1, $r->presenceRemoved);
+        self::assertSame(0, $r->disconnected);
+        self::assertTrue($r->complete());
+        self::assertSame([], $r->missingNodes);
+        self::assertCount(1, $r->nodes);
+        self::assertNull($r->nodes[0]['error']);
+        $history = array_values(array_filter($r->stores, static fn (array $s) => $s['kind'] === 'history'));
+        self::assertCount(1, $history);
+        self::assertSame('memory', $history[0]['store']);
+        self::assertSame($r->nodes[0]['node'], $history[0]['node']);
+        self::assertSame([$ch => 2], $history[0]['channels']);
+        self::assertFalse($history[0]['channelsTruncated']);
+        self::assertCount(0, $hub->history($ch, 10)->getPublications());
+        self::assertSame(2, (int) $hub->history($ch)->getOffset()); // offsets stay
+
+        // Again, closing the connection this time: nothing left to remove.
+        $again = $hub->eraseUser($user);
+        self::assertSame(0, $again->publicationsRemoved);
+        self::assertSame(1, $again->disconnected);
+        self::assertCount(0, $hub->presence($ch));
+
+        try {
+            $hub->eraseUser('');
+            self::fail('an empty user must be refused');
+        } catch (BadRequestException $e) {
+            self::assertSame(107, $e->getCode());
+            self::assertStringContainsString('user is required', $e->getMessage());
+        }
+    }
+
     public function testSubscribeEndsAfterMaxSecondsAndGetsABackendPublication(): void
     {
         $ch = self::channel('grpc', 'consume');
