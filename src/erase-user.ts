@@ -12,7 +12,7 @@ export const ERASE_USER_TIMEOUT_MS = 3000;
  * most 255 ASCII characters, so an answer's two results stay under about 520 KiB: NATS refuses
  * messages over 1 MiB by default.
  */
-export const MAX_ERASED_CHANNELS_LISTED = 1000;
+const MAX_ERASED_CHANNELS_LISTED = 1000;
 
 /** What erasure needs of its node. */
 export interface ErasureNode {
