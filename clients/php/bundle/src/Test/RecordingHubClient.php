@@ -15,6 +15,7 @@ use Realtime\V1\SubscribeResponse;
 use RealtimeHub\Client\BroadcastResult;
 use RealtimeHub\Client\ChannelResult;
 use RealtimeHub\Client\Exception\BadRequestException;
+use RealtimeHub\Client\EraseUserResult;
 use RealtimeHub\Client\Exception\HubException;
 use RealtimeHub\Client\HubClientInterface;
 use RealtimeHub\Client\PresenceStats;
@@ -43,6 +44,8 @@ final class RecordingHubClient implements HubClientInterface, ResetInterface
     private array $disconnects = [];
     /** @var list<array{user: string, channel: string, client: string}> */
     private array $unsubscribes = [];
+    /** @var list<array{user: string, disconnect: bool}> */
+    private array $erasures = [];
     /** @var array<string, int> */
     private array $tops = [];
     /** @var array<string, PublishResult> by channel and key */
@@ -145,6 +148,34 @@ final class RecordingHubClient implements HubClientInterface, ResetInterface
         $this->unsubscribes[] = ['user' => $user, 'channel' => $channel, 'client' => $client];
     }
 
+    /**
+     * Records the erasure and removes the user from what setPresence() gave, as the hub would;
+     * publications made through the server API carry no user, so none is removed.
+     */
+    public function eraseUser(string $user, bool $disconnect = true): EraseUserResult
+    {
+        $this->maybeFail();
+        if ($user === '') {
+            throw new BadRequestException(HubException::BAD_REQUEST, 'user is required');
+        }
+        $this->erasures[] = ['user' => $user, 'disconnect' => $disconnect];
+        $removed = 0;
+        $channels = [];
+        foreach ($this->presence as $channel => $clients) {
+            foreach ($clients as $id => $info) {
+                if ($info->getUser() === $user) {
+                    unset($this->presence[$channel][$id]);
+                    $channels[$channel] = ($channels[$channel] ?? 0) + 1;
+                    ++$removed;
+                }
+            }
+        }
+        return new EraseUserResult(0, $removed, 0, [
+            ['kind' => 'history', 'store' => 'memory', 'node' => 'recording', 'removed' => 0, 'channels' => [], 'channelsTruncated' => false],
+            ['kind' => 'presence', 'store' => 'memory', 'node' => 'recording', 'removed' => $removed, 'channels' => $channels, 'channelsTruncated' => false],
+        ], [['node' => 'recording', 'disconnected' => 0, 'error' => null]], []);
+    }
+
     /** Hands the events given to pushEvent() for these channels to $onEvent, in order, then returns (as when $maxSeconds pass). */
     public function subscribe(array $channels, callable $onEvent, bool $clientPublicationsOnly = false, bool $joinLeave = false, ?callable $onReady = null, float $maxSeconds = 0): void
     {
@@ -215,10 +246,16 @@ final class RecordingHubClient implements HubClientInterface, ResetInterface
         return $this->unsubscribes;
     }
 
+    /** @return list<array{user: string, disconnect: bool}> what eraseUser() was asked, in order */
+    public function erasures(): array
+    {
+        return $this->erasures;
+    }
+
     /** Forgets everything (tagged kernel.reset: between two requests of one test client's kernel). */
     public function reset(): void
     {
-        $this->publications = $this->broadcasts = $this->disconnects = $this->unsubscribes = [];
+        $this->publications = $this->broadcasts = $this->disconnects = $this->unsubscribes = $this->erasures = [];
         $this->tops = $this->byKey = $this->presence = [];
         $this->events = $this->failures = [];
     }

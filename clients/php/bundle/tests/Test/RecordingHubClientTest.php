@@ -103,6 +103,23 @@ final class RecordingHubClientTest extends TestCase
         self::assertSame(['2', '3'], $got);
     }
 
+    public function testEraseUserRecordsTheRequestAndTakesTheUserOutOfPresence(): void
+    {
+        $hub = self::$hub;
+        $hub->setPresence('chat:1', [new ClientInfo(['user' => 'alice', 'client' => 'c1']), new ClientInfo(['user' => 'bob', 'client' => 'c2'])]);
+        $result = $hub->eraseUser('alice');
+        self::assertSame(1, $result->presenceRemoved);
+        self::assertTrue($result->complete());
+        self::assertSame(['c2'], array_keys($hub->presence('chat:1')));
+        self::assertSame([['user' => 'alice', 'disconnect' => true]], $hub->erasures());
+        try {
+            $hub->eraseUser('');
+            self::fail('an empty user was accepted');
+        } catch (BadRequestException $e) {
+            self::assertSame(107, $e->getHubCode());
+        }
+    }
+
     public function testTheAssertionsPassAndFailAsTheyShould(): void
     {
         self::$hub->publish('news', ['title' => 'Hi', 'n' => 1]);
