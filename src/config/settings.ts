@@ -58,6 +58,8 @@ export const SETTINGS = defineSettings({
   amqpMaxPendingBytes: { kind: "number", default: 64 * MiB, doc: "bytes of the publishes not yet confirmed (64 MiB); past it publish fails at once" },
   apiKey: { kind: "string", default: "", doc: "required on the server API (`authorization: apikey <key>`)" },
   insecureApi: { kind: "boolean", default: false, doc: "run the server API without a key outside `--dev`" },
+  admin: { kind: "boolean", default: false, doc: "the admin page at /admin (docs/operations.md): nodes, channels, presence, live publications and the admin actions, through the HTTP API, signed in with the API key or `adminToken`; needs `apiKey` outside `--dev` (loud in the log in `--dev`)" },
+  adminToken: { kind: "string", default: "", doc: "a token the admin page may sign in with instead of the API key (`authorization: admin <token>`, at least 16 characters): it calls what the page uses, not Broadcast or EraseUser; needs `admin`" },
   tokenHmacSecret: { kind: "string", default: "", doc: "HMAC secret of connection/subscription JWTs (HS256, HS384, HS512)" },
   tokenPublicKey: { kind: "string", default: "", doc: "public key(s) of RS/PS/ES/EdDSA tokens, as text: PEM (public key or certificate, several blocks allowed), a JWK or a JWK Set (keys picked by `kid`)" },
   tokenPublicKeyFile: { kind: "string", default: "", doc: "file holding such public key(s), read at start; adds to `tokenPublicKey`" },

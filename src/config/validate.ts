@@ -39,6 +39,15 @@ export function validateConfig(cfg: Config): void {
     throw new ConfigError(
       "apiKey: the server API needs an API key outside --dev (set --api-key / REALTIME_API_KEY, or --insecure-api to run it open on purpose)",
     );
+  if (cfg.adminToken && !cfg.admin) throw new ConfigError("adminToken: set, but admin is off (set admin: true to serve /admin)");
+  if (cfg.adminToken && (cfg.adminToken.length < 16 || /\s/.test(cfg.adminToken)))
+    throw new ConfigError("adminToken: use at least 16 characters and no spaces (e.g. `openssl rand -hex 16`)");
+  // The page calls the HTTP API, which without an API key is open to anyone (insecureApi):
+  // an admin token cannot close it, so outside --dev the page needs the key.
+  if (cfg.admin && !cfg.dev && !cfg.apiKey)
+    throw new ConfigError(
+      `admin: the admin page needs apiKey outside --dev (set --api-key / REALTIME_API_KEY): without one the server API it calls is open to anyone${cfg.adminToken ? ", adminToken or not" : ""}`,
+    );
   if (!cfg.dev && !cfg.proxySecret && httpWebhooks(cfg).length > 0)
     throw new ConfigError(
       `proxySecret: HTTP webhooks are configured (${httpWebhooks(cfg).join(", ")}) and need a secret to sign their requests, or the app cannot tell the hub from anyone who reaches its URLs`,

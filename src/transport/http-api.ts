@@ -3,7 +3,7 @@ import * as hub from "../gen/realtime/v1/hub.js";
 import { ErrorCode } from "../gen/realtime/v1/types.js";
 import type { ServerApi } from "../api/server-api.js";
 import { MAX_PUBLISH_BYTES } from "../config.js";
-import { apiKeyError } from "../api/api-key.js";
+import { apiAuthError, type AdminAuth } from "./admin-auth.js";
 import { errBadRequest, errNotFound } from "../errors.js";
 import { HttpRequestError, writeHttpError } from "./http-error.js";
 import type { Logger } from "../log.js";
@@ -32,7 +32,7 @@ const route = <Req, Res>(req: Codec<Req>, res: Codec<Res>, call: (api: ServerApi
   call: call as Route["call"],
 });
 
-/** POST /api/<method>: the unary HubService methods (streams are gRPC-only). */
+/** POST /api/<method>: the unary HubService methods (Subscribe streams at /api/subscribe, admin-subscribe.ts; the other streams are gRPC-only). */
 const ROUTES: Record<string, Route> = {
   publish: route(hub.PublishRequest, hub.PublishResponse, (a, r) => a.publish(r)),
   broadcast: route(hub.BroadcastRequest, hub.BroadcastResponse, (a, r) => a.broadcast(r)),
@@ -50,7 +50,8 @@ const ROUTES: Record<string, Route> = {
 /** `presence_stats`, `presenceStats` and `PresenceStats` all name the same method. */
 const routeKey = (name: string) => name.replace(/[_-]/g, "").toLowerCase();
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+/** The request body, at most MAX_API_BODY_BYTES (413 past it). */
+export async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (declared > MAX_API_BODY_BYTES) throw new PayloadTooLarge();
   const chunks: Buffer[] = [];
@@ -87,13 +88,13 @@ export async function handleApiRequest(
   req: IncomingMessage,
   res: ServerResponse,
   method: string,
-  deps: { api: ServerApi; apiKey: string; log: Logger },
+  deps: { api: ServerApi; apiKey: string; admin: AdminAuth; log: Logger },
 ): Promise<void> {
   try {
-    const denied = apiKeyError(req.headers.authorization, deps.apiKey, "header");
-    if (denied) throw denied;
     // Own keys only: `/api/constructor` must not find Object.prototype.constructor.
     const key = routeKey(method);
+    const denied = apiAuthError(req.headers.authorization, key, deps.apiKey, deps.admin);
+    if (denied) throw denied;
     const r = Object.hasOwn(ROUTES, key) ? ROUTES[key] : undefined;
     if (!r) throw errNotFound(`no API method ${JSON.stringify(method)} (known: ${Object.keys(ROUTES).join(", ")})`);
     if (req.method !== "POST") throw new HttpRequestError(405, ErrorCode.ERROR_CODE_BAD_REQUEST, "use POST", { Allow: "POST" });

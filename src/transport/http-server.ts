@@ -11,6 +11,9 @@ import type { Logger } from "../log.js";
 import type { HubNode } from "../node.js";
 import { Session } from "../session.js";
 import { createMetrics } from "../metrics.js";
+import { isAdminPath, logAdminPage, setAdminPageHeaders } from "./admin-page.js";
+import { apiAuthError } from "./admin-auth.js";
+import { API_SUBSCRIBE_PATH, SubscribeStreams } from "./admin-subscribe.js";
 import { captureRequest } from "./connection-request.js";
 import { ConnectionLimits } from "./connection-limits.js";
 import { clientAborted, handleApiRequest } from "./http-api.js";
@@ -20,7 +23,7 @@ import { MERCURE_PATH, MercureEndpoint } from "./mercure-endpoint.js";
 import { OriginPolicy } from "./origins.js";
 import type { NewSession } from "./receive-only.js";
 import { handleSse } from "./sse-endpoint.js";
-import { serveStatic } from "./static.js";
+import { ADMIN_PAGE_FILE, serveStatic } from "./static.js";
 import type { TlsFiles } from "./tls-files.js";
 import type { Transport } from "../transport.js";
 import { WebSocketEdge } from "./websocket.js";
@@ -38,7 +41,7 @@ export interface HttpDeps {
 
 /**
  * The HTTP edge: WebSocket, SSE and long-polling for browsers, the HTTP API for backends,
- * /health, and the demo page.
+ * /health, the demo page and, with `admin` on, the admin page.
  */
 export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; reloadTls(): boolean; close(): Promise<void> }> {
   const { node, config, log } = deps;
@@ -60,6 +63,18 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
   const mercure = config.mercure
     ? new MercureEndpoint(node, deps.verifier, config, (req) => limits.acquire(req.socket.remoteAddress ?? "", "sse"))
     : null;
+  const admin = { admin: config.admin, adminToken: config.adminToken };
+  // The HTTP API's Subscribe: each stream holds a connection slot, counted as an SSE one.
+  const apiStreams = new SubscribeStreams({
+    api: deps.api,
+    log,
+    authorize: (authorization) => apiAuthError(authorization, "subscribe", config.apiKey, admin),
+    acquire: (req) => limits.acquire(req.socket.remoteAddress ?? "", "sse"),
+    maxBytes: config.subscribeBacklogMaxBytes,
+    maxEvents: config.subscribeBacklogMaxEvents,
+    keepAliveMs: config.pingIntervalSeconds * 1000,
+  });
+  logAdminPage(config, log);
   let closing = false;
   const metrics = createMetrics(node, {
     processMetrics: true,
@@ -101,7 +116,12 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
     if (closing) {
       return void writeHttpError(res, new HubError(ErrorCode.ERROR_CODE_NOT_AVAILABLE, "shutting down: retry on another node", true));
     }
-    if (path.startsWith("/api/")) return handleApiRequest(req, res, path.slice(5), { api: deps.api, apiKey: config.apiKey, log });
+    if (path === API_SUBSCRIBE_PATH) return apiStreams.handle(req, res);
+    if (path.startsWith("/api/")) return handleApiRequest(req, res, path.slice(5), { api: deps.api, apiKey: config.apiKey, admin, log });
+    if (isAdminPath(path)) {
+      if (!config.admin) return void writeHttpError(res, errNotFound(`nothing at ${path} (the admin page is off: set admin)`));
+      setAdminPageHeaders(res, ADMIN_PAGE_FILE);
+    }
     if (path === "/connection/sse" || path === "/connection/poll") {
       // The long-poll client reads its session secret from a header: pages of other origins
       // see it only when it is exposed.
@@ -176,6 +196,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
         closing = true;
         polls.close();
         mercure?.close();
+        apiStreams.close();
         ws.shutdown(disconnectShutdown);
         // SSE streams and long polls end with their disconnect push during the window; their
         // keep-alive connections go idle only then and would otherwise hold it open to the end.

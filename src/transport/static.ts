@@ -34,15 +34,21 @@ interface StaticFile {
 
 const NOT_BUILT = "browser client not built: run `npm run build`\n";
 
+/** The admin page, served at /admin only with config.admin on (http-server.ts checks, admin-page.ts adds its headers). */
+export const ADMIN_PAGE_FILE = join(PROJECT_ROOT, "admin", "index.html");
+
 /**
  * The static files of the HTTP edge:
  * - `/` (and `/index.html`): the demo page; `/favicon.svg`: its icon.
  * - `/client.js` (and its `.map`): the browser client as one ES module, for pages of any origin.
  * - `/client/<file>.js`: the client's modules one by one, as the hub's own pages import them.
+ * - `/admin` (and `/admin/`): the admin page, never cached.
  */
 function resolve(path: string): StaticFile | null {
   if (path === "/" || path === "/index.html")
     return { file: join(PROJECT_ROOT, "demo", "index.html"), cors: false, cacheControl: "no-cache", missing: "demo page not found\n" };
+  if (path === "/admin" || path === "/admin/")
+    return { file: ADMIN_PAGE_FILE, cors: false, cacheControl: "no-store", missing: "admin page not found\n" };
   if (path === "/favicon.svg")
     return { file: join(PROJECT_ROOT, "demo", "favicon.svg"), cors: false, cacheControl: "public, max-age=86400", missing: "no icon\n" };
   if (path === "/client.js" || path === "/client.js.map")
