@@ -167,6 +167,27 @@ describe.runIf(canRunSymfonyBundle("Symfony bundle: commands"))("Symfony bundle:
     }
   }, 60_000);
 
+  it("realtime:erase-user removes the user's publications and closes their connections; others' stay", async () => {
+    const channel = unique("cmd-erase");
+    const erin = await TestWsClient.connect(hub.wsUrl, await token("erin"));
+    const other = await TestWsClient.connect(hub.wsUrl, await token("frank"));
+    try {
+      for (const c of [erin, other]) expect((await c.call({ subscribe: { channel } })).error).toBeUndefined();
+      for (const text of ["one", "two"]) expect((await erin.call({ publish: { channel, data: { text } } })).error).toBeUndefined();
+      expect((await other.call({ publish: { channel, data: { text: "kept" } } })).error).toBeUndefined();
+      const out = await ok(["realtime:erase-user", "erin"]);
+      expect(out).toContain("Erased user erin: 2 publications");
+      expect(await erin.waitClosed(5000)).toBeGreaterThanOrEqual(3000);
+      const history = await other.call({ history: { channel, limit: 10 } });
+      expect(history.history.publications.map((p: { data: unknown }) => p.data)).toEqual([{ text: "kept" }]);
+      const refused = await app.console(["realtime:erase-user", ""]);
+      expect(refused.code).toBe(2);
+    } finally {
+      erin.close();
+      other.close();
+    }
+  }, 60_000);
+
   it("realtime:token mints a connection token the hub accepts (with its info) and a subscription token for one channel", async () => {
     const conn = (await ok(["realtime:token", "carol", "--info", '{"name":"Carol"}', "--ttl", "120"])).trim();
     expect(conn.split(".")).toHaveLength(3);

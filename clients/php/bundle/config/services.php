@@ -5,6 +5,7 @@ declare(strict_types=1);
 use RealtimeHub\Bundle\Command\ChannelsCommand;
 use RealtimeHub\Bundle\Command\ConsumeCommand;
 use RealtimeHub\Bundle\Command\DisconnectCommand;
+use RealtimeHub\Bundle\Command\EraseUserCommand;
 use RealtimeHub\Bundle\Command\InfoCommand;
 use RealtimeHub\Bundle\Command\PresenceCommand;
 use RealtimeHub\Bundle\Command\PublishCommand;
@@ -43,6 +44,7 @@ return static function (ContainerConfigurator $container): void {
             'realtime:channels' => ChannelsCommand::class,
             'realtime:info' => InfoCommand::class,
             'realtime:disconnect' => DisconnectCommand::class,
+            'realtime:erase-user' => EraseUserCommand::class,
         ];
         foreach ($commands as $name => $class) {
             $services->set('realtime.command.' . substr($name, 9), $class)
