@@ -4,6 +4,7 @@ import { startTestHub, type TestHub } from "../helpers/hub.js";
 import { TestWsClient } from "../helpers/ws-client.js";
 import { readSse } from "../helpers/sse-client.js";
 import { until } from "../helpers/until.js";
+import { grpcClient, pubReq } from "../helpers/grpc-client.js";
 
 /**
  * The metrics an operator runs on move with real traffic: a WebSocket, an SSE and a
@@ -83,6 +84,29 @@ describe("metrics by transport", () => {
     await res.text();
     await until(async () => (await sample('realtime_transport_subscriptions{transport="longpoll"}')) === 1, { ms: 5000, what: "the long-poll subscription" });
     expect(await sample('realtime_connections{transport="longpoll"}')).toBe(1);
+  });
+
+  it("counts a gRPC Subscribe stream, its subscriptions and the publications it is sent", async () => {
+    const g = grpcClient(hub.grpcAddr);
+    const stream = g.client.subscribe({ channels: ["m:grpc1", "m:grpc2"], clientPublicationsOnly: false, joinLeave: false }, g.md());
+    stream.on("error", () => undefined);
+    const got: unknown[] = [];
+    stream.on("data", (e: unknown) => got.push(e));
+    try {
+      await new Promise((r) => stream.once("metadata", r));
+      const before = await scrape(hub);
+      expect(before.get('realtime_connections{transport="grpc"}')).toBe(1);
+      expect(before.get('realtime_transport_subscriptions{transport="grpc"}')).toBe(2);
+      await g.call("publish", pubReq("m:grpc2", { n: 1 }));
+      await until(() => got.length === 1, { ms: 5000, what: "the event on the Subscribe stream" });
+      const out = (await sample('realtime_messages_out_total{transport="grpc"}')) - before.get('realtime_messages_out_total{transport="grpc"}')!;
+      expect(out).toBe(1);
+    } finally {
+      stream.cancel();
+      g.close();
+    }
+    await until(async () => (await sample('realtime_connections{transport="grpc"}')) === 0, { ms: 5000, what: "the stream to be counted gone" });
+    expect(await sample('realtime_transport_subscriptions{transport="grpc"}')).toBe(0);
   });
 });
 
