@@ -17,6 +17,7 @@ import { API_SUBSCRIBE_PATH, SubscribeStreams } from "./admin-subscribe.js";
 import { captureRequest } from "./connection-request.js";
 import { ConnectionLimits } from "./connection-limits.js";
 import { clientAborted, handleApiRequest } from "./http-api.js";
+import { EMULATION_PATH, EmulationSessions } from "./emulation.js";
 import { writeHttpError } from "./http-error.js";
 import { LongPollEndpoint, POLL_SECRET_HEADER } from "./longpoll-endpoint.js";
 import { MERCURE_PATH, MercureEndpoint } from "./mercure-endpoint.js";
@@ -59,7 +60,9 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
     const s = newSession(t, req);
     return s instanceof Session ? s : s.disconnect;
   });
-  const polls = new LongPollEndpoint(node, config, newSession);
+  // Commands of SSE and long-poll sessions (POST /connection/emulation).
+  const emulation = new EmulationSessions(config.maxMessageBytes, origins);
+  const polls = new LongPollEndpoint(node, config, newSession, emulation);
   const mercure = config.mercure
     ? new MercureEndpoint(node, deps.verifier, config, (req) => limits.acquire(req.socket.remoteAddress ?? "", "sse"))
     : null;
@@ -129,8 +132,9 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
       const refused = origins.refusal(req);
       if (refused) return void writeHttpError(res, refused);
       if (req.method === "OPTIONS") return preflight(req, res);
-      return path === "/connection/sse" ? handleSse(req, res, url, node, newSession) : polls.handle(req, res, url);
+      return path === "/connection/sse" ? handleSse(req, res, url, node, newSession, emulation) : polls.handle(req, res, url);
     }
+    if (path === EMULATION_PATH) return emulation.handle(req, res, url);
     if (path === MERCURE_PATH && mercure) {
       origins.setCorsHeaders(req, res);
       const refused = origins.refusal(req);

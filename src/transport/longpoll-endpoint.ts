@@ -1,4 +1,3 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Timer } from "../clock.js";
 import type { Config } from "../config.js";
@@ -7,6 +6,7 @@ import type { SubscribeCommand } from "../gen/realtime/v1/client.js";
 import type { HubNode } from "../node.js";
 import { Frame } from "../protocol/frame.js";
 import { Session } from "../session.js";
+import { newSessionSecret, sameSecret, type EmulationSessions } from "./emulation.js";
 import { writeHttpError } from "./http-error.js";
 import { LongPollTransport } from "./longpoll.js";
 import { subscriptionsFrom, type NewSession } from "./receive-only.js";
@@ -17,7 +17,8 @@ export const POLL_SECRET_HEADER = "X-Poll-Secret";
 /**
  * GET /connection/poll: the first request connects and subscribes from the URL and answers
  * at once with the session's secret; later polls (`client` + `secret`) take what queued.
- * Sessions whose client stopped polling are closed (their presence goes too).
+ * Sessions whose client stopped polling are closed (their presence goes too). The secret also
+ * lets the client send commands (`emulation`, POST /connection/emulation).
  */
 export class LongPollEndpoint {
   private readonly polls = new Map<string, { session: Session; transport: LongPollTransport; secret: string }>();
@@ -27,6 +28,7 @@ export class LongPollEndpoint {
     private readonly node: HubNode,
     private readonly config: Config,
     private readonly newSession: NewSession,
+    private readonly emulation: EmulationSessions,
   ) {
     this.reaper = node.clock.setInterval(() => this.reap(), 5000);
   }
@@ -42,7 +44,7 @@ export class LongPollEndpoint {
       if (!entry || !sameSecret(entry.secret, url.searchParams.get("secret") ?? ""))
         return void writeHttpError(res, errNotFound("unknown or expired long-poll session: connect again"));
       entry.transport.poll(res, timeoutMs);
-      if (entry.transport.closed) this.polls.delete(clientId);
+      if (entry.transport.closed) this.forget(clientId, entry.session);
       return;
     }
     const transport = new LongPollTransport(() => this.node.clock.now());
@@ -57,8 +59,9 @@ export class LongPollEndpoint {
       session.close(disconnectNormal);
       return void writeHttpError(res, err);
     }
-    const secret = randomBytes(32).toString("base64url");
+    const secret = newSessionSecret();
     this.polls.set(session.id, { session, transport, secret });
+    this.emulation.add(session, secret);
     for (let i = 0; i < subs.length; i++) await session.subscribeAndStream(i + 1, subs[i]!);
     res.setHeader(POLL_SECRET_HEADER, secret);
     transport.poll(res, 0);
@@ -78,14 +81,12 @@ export class LongPollEndpoint {
     for (const [id, { session, transport }] of this.polls) {
       const overdue = transport.lastPoll < deadline;
       if (overdue && !session.closed) session.close(disconnectNoPong);
-      if (overdue || ((transport.closed || session.closed) && transport.queuedBytes() === 0)) this.polls.delete(id);
+      if (overdue || ((transport.closed || session.closed) && transport.queuedBytes() === 0)) this.forget(id, session);
     }
   }
-}
 
-/** Constant-time, so response timing does not reveal how much of a guessed secret was right. */
-function sameSecret(secret: string, given: string): boolean {
-  const a = Buffer.from(secret);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
+  private forget(id: string, session: Session): void {
+    this.polls.delete(id);
+    this.emulation.delete(session);
+  }
 }

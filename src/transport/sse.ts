@@ -24,6 +24,11 @@ export class SseTransport implements Transport {
     this.res.socket?.setNoDelay(true);
   }
 
+  /** A named event (not a protocol frame: EventSource's `onmessage` does not see it). */
+  event(name: string, data: unknown): void {
+    if (this.opened && !this.res.writableEnded && !this.res.destroyed) this.res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
   write(frame: Frame): void {
     if (this.opened && !this.res.writableEnded && !this.res.destroyed) this.res.write(frame.sse());
   }
