@@ -5,7 +5,7 @@ import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 
 /** Where the admin page is served (static.ts serves the file, admin/index.html). */
-export const ADMIN_PATH = "/admin";
+const ADMIN_PATH = "/admin";
 
 export const isAdminPath = (path: string): boolean => path === ADMIN_PATH || path === `${ADMIN_PATH}/`;
 

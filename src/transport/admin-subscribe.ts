@@ -44,11 +44,6 @@ export class SubscribeStreams {
 
   constructor(private readonly deps: SubscribeStreamDeps) {}
 
-  /** Streams currently open (tests). */
-  get size(): number {
-    return this.open.size;
-  }
-
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { api, log } = this.deps;
     let slot: { release: () => void } | null = null;
