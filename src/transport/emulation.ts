@@ -54,11 +54,6 @@ export class EmulationSessions {
     if (this.sessions.get(session.id)?.session === session) this.sessions.delete(session.id);
   }
 
-  /** Sessions that take commands here (tests, metrics). */
-  get size(): number {
-    return this.sessions.size;
-  }
-
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     this.origins.setCorsHeaders(req, res);
     const refused = this.origins.refusal(req);

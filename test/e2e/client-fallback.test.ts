@@ -11,7 +11,7 @@ import { canRunBrowser, launchBrowser } from "./browser.js";
 /**
  * The browser client's transports in Chromium, behind a proxy that lets through only some of
  * them (as corporate proxies do): "auto" falls back WebSocket -> SSE -> long-poll, and
- * subscribe, publish and rpc behave as each transport allows. The page comes from the proxy's
+ * subscribe, publish and rpc work over each (SSE and long-poll post their commands). The page comes from the proxy's
  * origin and loads the client as one file from the hub's (/client.js, CORS).
  */
 
@@ -167,27 +167,32 @@ describe.runIf(canRunBrowser("browser e2e (client fallbacks)"))("browser client 
     expect(app.of("rpc").map((c) => c.body.method)).toEqual(expect.arrayContaining(["sum", "nope"]));
   });
 
-  it("WebSocket blocked: falls back to SSE, which receives; publish and rpc say it only receives (5)", async () => {
+  it("WebSocket blocked: falls back to SSE; publish and rpc (result and error) go as POSTs, replies on the stream", async () => {
     const r = await throughProxy({ websocket: "refuse", sse: "pass" }, "fb:sse");
     expect(r.transports).toEqual(["sse"]);
-    expect(r.got).toEqual([{ from: "other" }]);
-    expect([r.own, r.rpc, r.badRpc]).toEqual([{ code: 5 }, { code: 5 }, { code: 5 }]);
+    expect(r.got).toEqual([{ from: "other" }, { from: "self" }]);
+    expect(r.own).toEqual({ ok: { offset: "2", epoch: expect.any(String) } });
+    expect(r.rpc).toEqual({ ok: { sum: 5 } });
+    expect(r.badRpc).toEqual({ code: 104 });
   });
 
-  it("WebSocket and SSE blocked: falls back to long-polling, which receives; publish and rpc say it only receives (5)", async () => {
+  it("WebSocket and SSE blocked: falls back to long-polling; publish and rpc (result and error) go as POSTs, replies with the polls", async () => {
     const r = await throughProxy({ websocket: "refuse", sse: "refuse" }, "fb:poll");
     expect(r.transports).toEqual(["longpoll"]);
-    expect(r.got).toEqual([{ from: "other" }]);
-    expect([r.own, r.rpc, r.badRpc]).toEqual([{ code: 5 }, { code: 5 }, { code: 5 }]);
+    expect(r.got).toEqual([{ from: "other" }, { from: "self" }]);
+    expect(r.own).toEqual({ ok: { offset: "2", epoch: expect.any(String) } });
+    expect(r.rpc).toEqual({ ok: { sum: 5 } });
+    expect(r.badRpc).toEqual({ code: 104 });
   });
 
   it("SSE held back by a buffering proxy: gives up on the silent stream and long-polls", async () => {
     const r = await throughProxy({ websocket: "refuse", sse: "buffer" }, "fb:buffered");
     expect(r.transports).toEqual(["longpoll"]);
-    expect(r.got).toEqual([{ from: "other" }]);
+    expect(r.got).toEqual([{ from: "other" }, { from: "self" }]);
+    expect([r.rpc, r.badRpc]).toEqual([{ ok: { sum: 5 } }, { code: 104 }]);
   });
 
-  it("long-polling: several channels in one session, pings keep it alive, recovery after a drop, resubscribe on change", async () => {
+  it("long-polling: several channels in one session, pings keep it alive, recovery after a drop, subscribe, presence and history as commands", async () => {
     const page = await newPage(hub.httpUrl);
     try {
       await page.evaluate((url) => {
@@ -214,7 +219,9 @@ describe.runIf(canRunBrowser("browser e2e (client fallbacks)"))("browser client 
       await publish("lp:a", { n: 3 });
       await publish("lp:b", { n: 4 });
       await page.waitForFunction(() => (window as any).got.length === 4, null, { timeout: 10_000 });
-      // A new subscription reopens the session with every channel's position.
+      await page.waitForFunction(() => (window as any).c.state === "connected", null, { timeout: 8000 });
+      const id2 = await page.evaluate(() => (window as any).c.clientId as string);
+      // A new subscription is a subscribe command on the same session (no reopen).
       await page.evaluate(() => {
         const w = window as any;
         w.c.subscribe("lp:c", { onPublication: (p: { data: { n: number } }) => w.got.push(`lp:c=${p.data.n}`) });
@@ -223,10 +230,20 @@ describe.runIf(canRunBrowser("browser e2e (client fallbacks)"))("browser client 
       await publish("lp:c", { n: 5 });
       await publish("lp:a", { n: 6 });
       await page.waitForFunction(() => (window as any).got.length === 6, null, { timeout: 8000 });
-      const r = await page.evaluate(() => ({ got: (window as any).got, connects: (window as any).connects, id: (window as any).c.clientId }));
+      const r = await page.evaluate(async () => {
+        const c = (window as any).c;
+        const presence = Object.keys(await c.presence("lp:c"));
+        const history = (await c.history("lp:c", { limit: 10 })).publications.map((p: { data: unknown }) => p.data);
+        const stats = await c.presenceStats("lp:a");
+        return { got: (window as any).got, connects: (window as any).connects, id: c.clientId, presence, history, stats };
+      });
       expect(r.got).toEqual(["lp:a=1", "lp:b=2", "lp:a=3", "lp:b=4", "lp:c=5", "lp:a=6"]);
-      expect(r.connects).toBe(3);
+      expect(r.connects).toBe(2);
       expect(r.id).not.toBe(id);
+      expect(r.id).toBe(id2);
+      expect(r.presence).toEqual([id2]);
+      expect(r.history).toEqual([{ n: 5 }]);
+      expect(r.stats).toEqual({ numClients: 1, numUsers: 1 });
       await page.evaluate(() => (window as any).c.disconnect());
       // Its session is closed by the hub once it stops polling; presence follows.
     } finally {

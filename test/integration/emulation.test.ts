@@ -1,5 +1,6 @@
 import http from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { MAX_EMULATION_COMMANDS } from "../../src/transport/emulation.js";
 import { startTestHub, type TestHub } from "../helpers/hub.js";
 
 /** Commands of SSE and long-poll sessions: POST /connection/emulation, replies on the stream. */
@@ -194,7 +195,7 @@ describe("commands over SSE", () => {
 
   it("too many lines or a line larger than maxMessageBytes: 413, nothing runs", async () => {
     const { stream, client, secret } = await sseSession("emu:413");
-    const many = lines(...Array.from({ length: 65 }, (_, i) => ({ id: 400 + i, ping: {} })));
+    const many = lines(...Array.from({ length: MAX_EMULATION_COMMANDS + 1 }, (_, i) => ({ id: 400 + i, ping: {} })));
     const res1 = await post(client, secret, many);
     expect(res1.status).toBe(413);
     expect((await res1.json()).error.code).toBe(106);
@@ -202,7 +203,8 @@ describe("commands over SSE", () => {
     const res2 = await post(client, secret, big);
     expect(res2.status).toBe(413);
     // 64 lines are fine.
-    const res3 = await post(client, secret, lines(...Array.from({ length: 64 }, (_, i) => ({ id: 600 + i, ping: {} }))));
+    expect(MAX_EMULATION_COMMANDS).toBe(64);
+    const res3 = await post(client, secret, lines(...Array.from({ length: MAX_EMULATION_COMMANDS }, (_, i) => ({ id: 600 + i, ping: {} }))));
     expect(res3.status).toBe(204);
     await stream.waitFor((e) => e.data?.id === 663, "last ping reply");
     expect(stream.events.some((e) => e.data?.id >= 400 && e.data.id < 600)).toBe(false);

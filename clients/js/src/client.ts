@@ -6,7 +6,7 @@ import { SseTransport } from "./sse-transport.js";
 import { endpointOf, streamUrl } from "./stream-url.js";
 import { Subscription } from "./subscription.js";
 import type { HistoryOptions, SubscribeOptions, SubscriptionControl, SubscriptionHost } from "./subscription.js";
-import type { CommandTransport, Transport, TransportClose, TransportName } from "./transport.js";
+import type { CommandTransport, TransportClose, TransportName } from "./transport.js";
 import type {
   ClientInfo,
   ConnectResult,
@@ -46,8 +46,9 @@ export interface ClientOptions {
   name?: string;
   version?: string;
   /**
-   * "websocket" (default); "sse": receive only, over EventSource; "longpoll": receive only,
-   * over fetch (publish, presence, history and rpc need the WebSocket); "auto": WebSocket,
+   * "websocket" (default); "sse": over EventSource; "longpoll": over fetch (both send their
+   * commands with fetch POSTs to `/connection/emulation`, so every method works over every
+   * transport); "auto": WebSocket,
    * falling back for good to SSE when the WebSocket cannot even open `sseFallbackAfter` times
    * in a row (a proxy that blocks it), then to long-polling when the event stream closes
    * before its first event `longPollFallbackAfter` times in a row (a proxy that buffers it).
@@ -114,9 +115,14 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   private readonly commands: CommandQueue;
   /** Bumped whenever a connection (attempt) ends: callbacks of older ones are ignored. */
   private generation = 0;
-  /** The current connection: a WebSocket, or a receive-only stream (SSE, long-poll). */
+  /** The current connection: a WebSocket, or a stream (SSE, long-poll) that posts its commands. */
   private ws: CommandTransport | null = null;
-  private stream: Transport | null = null;
+  private stream: CommandTransport | null = null;
+  /**
+   * A stream's subscribe replies still to come (1-based places in its URL). Commands wait
+   * until none is left: their ids could be the same numbers.
+   */
+  private streamPlaces: Set<number> | null = null;
   /** The transport of the next connection attempts ("auto" moves it down the list). */
   private mode: TransportName;
   private wsFailures = 0;
@@ -139,8 +145,8 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     super();
     this.opts = options;
     this.mode = options.transport === "sse" || options.transport === "longpoll" ? options.transport : "websocket";
-    // Commands go to the current WebSocket: one is always open when a command is written.
-    this.commands = new CommandQueue(options, (line) => this.ws?.send(line));
+    // Commands go to the current connection: one is always open when a command is written.
+    this.commands = new CommandQueue(options, (line) => (this.ws ?? this.stream)?.send(line));
     this.host = {
       publish: (channel, data) => this.publish(channel, data),
       presence: (channel) => this.presence(channel),
@@ -148,7 +154,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
       history: (channel, opts) => this.history(channel, opts),
       release: (sub, tellHub) => this.release(sub, tellHub),
       refresh: (channel, token) => this.request("subRefresh", { channel, token }),
-      canRefresh: () => this.transport === "websocket",
+      canRefresh: () => this.transport !== null,
     };
   }
 
@@ -175,8 +181,8 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     if (this.subs.has(channel)) throw new Error(`already subscribed to ${JSON.stringify(channel)}`);
     const sub = new Subscription<T>(this.host, channel, options);
     this.subs.set(channel, sub);
-    if (this.mode !== "websocket") this.streamSubscriptionsChanged();
-    else if (this.state === "connected") this.sendSubscribes([sub], this.generation);
+    if (this.commandsOpen()) this.sendSubscribes([sub], this.generation);
+    else if (this.mode !== "websocket") this.streamSubscriptionsChanged();
     return sub;
   }
 
@@ -232,11 +238,17 @@ export class RealtimeClient extends Emitter<ClientEvents> {
    * timeout; when disconnected they fail at once.
    */
   request(method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    if (this.mode !== "websocket")
-      return Promise.reject(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, `${method} needs the WebSocket transport (this client uses ${this.mode}, which only receives)`));
     if (this.state === "disconnected")
       return Promise.reject(new RealtimeError(ClientErrorCode.NOT_CONNECTED, "not connected: call connect()"));
-    return this.commands.exchange(method, body, this.state === "connected");
+    return this.commands.exchange(method, body, this.commandsOpen());
+  }
+
+  /**
+   * Whether commands go out now: connected, and on a stream once its subscribe replies are
+   * in (until then its replies' ids are places in its URL, which a command's id could match).
+   */
+  private commandsOpen(): boolean {
+    return this.state === "connected" && (this.transport === "websocket" || (this.stream !== null && this.streamPlaces?.size === 0));
   }
 
   // ---------------------------------------------------------------- connection lifecycle
@@ -294,7 +306,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     }
   }
 
-  /** A receive-only stream (SSE or long-poll): it subscribes in its URL. */
+  /** A stream (SSE or long-poll): it subscribes in its URL, and posts its commands. */
   private async openStream(gen: number, token: string | undefined, kind: "sse" | "longpoll"): Promise<void> {
     const subs = [...this.subs.values()];
     // The stream endpoints need at least one channel: stay "connecting" until the first subscribe.
@@ -322,11 +334,13 @@ export class RealtimeClient extends Emitter<ClientEvents> {
         this.closed(gen, close);
       },
     };
+    const fetchImpl = this.opts.fetch ?? globalThis.fetch?.bind(globalThis);
+    this.streamPlaces = new Set(subs.map((_, i) => i + 1));
     try {
       this.stream =
         kind === "sse"
-          ? new SseTransport(url, this.opts.EventSource ?? globalThis.EventSource, handlers)
-          : new LongPollTransport(url, this.opts.fetch ?? globalThis.fetch?.bind(globalThis), handlers);
+          ? new SseTransport(url, this.opts.EventSource ?? globalThis.EventSource, handlers, fetchImpl)
+          : new LongPollTransport(url, fetchImpl, handlers);
     } catch (err) {
       this.emit("error", new RealtimeError(ClientErrorCode.TRANSPORT, `cannot open the ${kind} stream: ${describe(err)}`, false, { cause: err }));
       this.streamFailures++;
@@ -352,8 +366,8 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     this.lastReceived = Date.now();
     this.armLiveness(gen);
     this.setState("connected");
+    this.scheduleRefresh(gen, result.ttl);
     if (transport === "websocket") {
-      this.scheduleRefresh(gen, result.ttl);
       // Subscribes first, then what waited: the hub runs a connection's commands in order,
       // so a publish made while offline lands after the subscribe it may depend on.
       this.sendSubscribes([...this.subs.values()], gen, () => this.commands.flushOutbox());
@@ -408,7 +422,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     if (!next) return;
     this.mode = next;
     this.streamFailures = 0;
-    this.commands.failOutbox(new RealtimeError(ClientErrorCode.RECEIVE_ONLY, `fell back to ${next}, which only receives`));
+    // What waits in the outbox goes on the new transport: it carries commands too.
   }
 
   /** Final: no more reconnects until connect(). */
@@ -429,6 +443,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     this.stream?.close();
     this.ws = null;
     this.stream = null;
+    this.streamPlaces = null;
     this.clientId = "";
     this.transport = null;
     this.pingSeconds = 0;
@@ -449,7 +464,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     this.livenessTimer = setTimeout(check, limit);
   }
 
-  /** Refreshes an expiring connection token in place (WebSocket only; a stream reconnects instead). */
+  /** Refreshes an expiring connection token in place (a `refresh` command, on every transport). */
   private scheduleRefresh(gen: number, ttl: number): void {
     if (!ttl || !this.opts.getToken) return;
     const getToken = this.opts.getToken;
@@ -464,7 +479,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     try {
       const token = await getToken();
       if (gen !== this.generation) return;
-      const r = (await this.commands.exchange("refresh", { token }, true)) as { ttl?: number };
+      const r = (await this.commands.exchange("refresh", { token }, this.commandsOpen())) as { ttl?: number };
       this.scheduleRefresh(gen, r.ttl ?? 0);
     } catch (err) {
       if (gen !== this.generation) return;
@@ -524,10 +539,10 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     }
   }
 
-  /** Subscribes again on the same connection (WebSocket) or reopens the stream (SSE, long-poll). */
+  /** Subscribes again on the same connection, or reopens a stream whose commands cannot go out yet. */
   private resubscribe(sub: SubscriptionControl, gen: number): void {
     if (gen !== this.generation || this.subs.get(sub.channel) !== sub) return;
-    if (this.mode !== "websocket") this.streamSubscriptionsChanged();
+    if (this.mode !== "websocket" && !this.commandsOpen()) this.streamSubscriptionsChanged();
     else this.sendSubscribes([sub], gen);
   }
 
@@ -535,8 +550,8 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   private async release(sub: SubscriptionControl, tellHub: boolean): Promise<void> {
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);
-    if (this.mode !== "websocket") return this.streamSubscriptionsChanged();
-    if (!tellHub || this.state !== "connected") return; // the next connection simply does not subscribe
+    if (this.mode !== "websocket" && !this.commandsOpen()) return this.streamSubscriptionsChanged();
+    if (!tellHub || !this.commandsOpen()) return; // the next connection simply does not subscribe
     try {
       await this.commands.exchange("unsubscribe", { channel: sub.channel }, true);
     } catch (err) {
@@ -546,7 +561,7 @@ export class RealtimeClient extends Emitter<ClientEvents> {
     }
   }
 
-  /** A stream subscribes in its URL: reopen it (once per turn) with the new channel set. */
+  /** A stream not yet taking commands subscribes in its URL: reopen it (once per turn) with the new channel set. */
   private streamSubscriptionsChanged(): void {
     if (this.state === "disconnected" || this.reconnectTimer || this.streamReopenScheduled) return;
     this.streamReopenScheduled = true;
@@ -584,12 +599,16 @@ export class RealtimeClient extends Emitter<ClientEvents> {
   private dispatch(msg: WireReply, streamSubs: SubscriptionControl[] | null): void {
     const gen = this.generation;
     if (msg.id) {
-      if (streamSubs) {
+      const places = this.streamPlaces;
+      if (streamSubs && places?.delete(msg.id)) {
         // A stream subscribes on our behalf: reply `id` is the channel's place in the URL.
         const sub = streamSubs[msg.id - 1];
-        if (!sub || this.subs.get(sub.channel) !== sub) return;
-        if (msg.error) this.subscribeFailed(sub, gen, toError(msg.error));
-        else sub.subscribed(subscribeResult(msg.subscribe), true);
+        if (sub && this.subs.get(sub.channel) === sub) {
+          if (msg.error) this.subscribeFailed(sub, gen, toError(msg.error));
+          else sub.subscribed(subscribeResult(msg.subscribe), true);
+        }
+        // The last one: what waited goes out, in the order it was made.
+        if (places.size === 0 && gen === this.generation && this.commandsOpen()) this.commands.flushOutbox();
         return;
       }
       this.commands.settle(msg.id, msg);

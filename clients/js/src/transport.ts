@@ -1,11 +1,11 @@
 /**
  * The narrow contract between the client and one connection to the hub. The client never
- * touches a socket: it opens a transport with these handlers, writes command lines to it when
- * the transport carries them, and closes it. Implementations sit beside this file:
+ * touches a socket: it opens a transport with these handlers, writes command lines to it, and
+ * closes it. Implementations sit beside this file:
  * websocket-transport.ts, sse-transport.ts and longpoll-transport.ts.
  */
 
-/** The transports, in the order "auto" tries them: only the WebSocket carries commands. */
+/** The transports, in the order "auto" tries them; each carries commands (SSE and long-poll as POSTs). */
 export type TransportName = "websocket" | "sse" | "longpoll";
 
 /** How a connection ended, as far as the transport can tell. */
@@ -17,7 +17,7 @@ export interface TransportClose {
 
 /**
  * What a transport reports about its connection, in the order it happens. Nothing is
- * reported after close(). A receive-only transport reports no open: the hub's connect reply
+ * reported after close(). A stream (SSE, long-poll) reports no open: the hub's connect reply
  * arrives as its first message.
  */
 export interface TransportHandlers {
@@ -30,13 +30,13 @@ export interface TransportHandlers {
 }
 
 /** One connection to the hub, for one connection attempt: never reopened. */
-export interface Transport {
+interface Transport {
   readonly name: TransportName;
   /** Ends the connection without reporting it. */
   close(): void;
 }
 
-/** A transport that carries commands too (the WebSocket; SSE and long-polling only receive). */
+/** A transport that carries commands: all of them (the WebSocket in its frames; SSE and long-polling as POSTs to `/connection/emulation`). */
 export interface CommandTransport extends Transport {
   /** Writes one command line. A closed connection drops it: its command then fails with the connection. */
   send(line: string): void;
