@@ -37,7 +37,7 @@ const routeName: fc.Arbitrary<string> = fc.oneof(
   { weight: 12, arbitrary: fc.constantFrom(...ROUTES) },
   // Spellings the API accepts: any case, `_` and `-` dropped.
   { weight: 2, arbitrary: fc.constantFrom("presence_stats", "PresenceStats", "PRESENCESTATS", "history-remove", "History_Remove", "Publish", "BROADCAST") },
-  { weight: 2, arbitrary: fc.constantFrom("", "nope", "subscribe", "publishStream", "publish/extra", "publish%00", "..%2Fhealth", "publish?x=1", "%E2%98%83", "p%75blish", "__proto__", "constructor", "toString") },
+  { weight: 2, arbitrary: fc.constantFrom("", "nope", "handleRpc", "publishStream", "publish/extra", "publish%00", "..%2Fhealth", "publish?x=1", "%E2%98%83", "p%75blish", "__proto__", "constructor", "toString") },
 );
 
 const jsonBody: fc.Arbitrary<HttpBody> = fc.constantFrom(...ROUTES).chain((method) =>
