@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, parseFlags } from "../../src/config.js";
 import { ADMIN_METHODS, apiAuthError } from "../../src/transport/admin-auth.js";
+import { logAdminPage } from "../../src/transport/admin-page.js";
+import type { Logger } from "../../src/log.js";
 import { ErrorCode } from "../../src/gen/realtime/v1/types.js";
 
 const TOKEN = "admin-token-0123456789";
@@ -45,6 +47,21 @@ describe("admin settings", () => {
   it("allow admin in --dev without any key (the log says so: admin-page.ts)", () => {
     const c = loadConfig({ flags: parseFlags(["--dev", "--admin"]) });
     expect([c.admin, c.apiKey]).toEqual([true, ""]);
+  });
+});
+
+describe("logAdminPage: what the log says at start", () => {
+  const said = (flags: string[]) => {
+    const lines: string[] = [];
+    const log = { info: (_: unknown, msg: string) => lines.push(`info ${msg}`), warn: (_: unknown, msg: string) => lines.push(`warn ${msg}`) };
+    logAdminPage(loadConfig({ flags: parseFlags(flags) }), log as unknown as Logger);
+    return lines;
+  };
+  it("nothing with the page off; loud in --dev, louder when open without a key", () => {
+    expect(said(["--dev"])).toEqual([]);
+    expect(said(["--dev", "--admin"])).toEqual([expect.stringMatching(/^warn ADMIN PAGE ON IN --dev AND OPEN: no apiKey/)]);
+    expect(said(["--dev", "--admin", "--api-key", "k"])).toEqual([expect.stringMatching(/^warn ADMIN PAGE ON IN --dev: /)]);
+    expect(said(["--admin", "--api-key", "k"])).toEqual([expect.stringMatching(/^info admin page on/)]);
   });
 });
 
