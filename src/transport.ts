@@ -11,7 +11,10 @@ import type { Frame } from "./protocol/frame.js";
  */
 export interface Transport {
   readonly name: "websocket" | "sse" | "longpoll";
-  /** WebSocket carries commands from the client; SSE and long-polling only deliver. */
+  /**
+   * WebSocket carries commands in its own stream, and its client pings; SSE and long-polling
+   * deliver, and take commands as separate POSTs (transport/emulation.ts), so no client ping.
+   */
   readonly bidirectional: boolean;
   write(frame: Frame): void;
   queuedBytes(): number;
