@@ -92,7 +92,7 @@ describe("static files of the HTTP edge", () => {
       { files: { path: string }[] },
     ];
     const files = packed.files.map((f) => f.path);
-    for (const f of ["demo/index.html", "demo/favicon.svg", "dist/clients/js/client.js", "dist/clients/js/client.js.map", "dist/clients/js/src/index.js", "dist/src/main.js"])
+    for (const f of ["demo/index.html", "demo/favicon.svg", "admin/index.html", "dist/clients/js/client.js", "dist/clients/js/client.js.map", "dist/clients/js/src/index.js", "dist/src/main.js"])
       expect(files).toContain(f);
   });
 
