@@ -5,7 +5,7 @@ import { ErrorCode } from "../gen/realtime/v1/types.js";
 import { CommandDecodeError, decodeCommand, splitFrame } from "../protocol/codec.js";
 import type { Session } from "../session.js";
 import { HttpRequestError, writeHttpError } from "./http-error.js";
-import type { OriginPolicy } from "./origins.js";
+import { answerPreflight, type OriginPolicy } from "./origins.js";
 
 /** Where SSE and long-poll clients send their commands. */
 export const EMULATION_PATH = "/connection/emulation";
@@ -58,7 +58,7 @@ export class EmulationSessions {
     this.origins.setCorsHeaders(req, res);
     const refused = this.origins.refusal(req);
     if (refused) return void writeHttpError(res, refused);
-    if (req.method === "OPTIONS") return preflight(req, res);
+    if (req.method === "OPTIONS") return answerPreflight(req, res, "POST, OPTIONS");
     if (req.method !== "POST") return void writeHttpError(res, new HttpRequestError(405, ErrorCode.ERROR_CODE_BAD_REQUEST, "use POST", { Allow: "POST, OPTIONS" }));
     const id = url.searchParams.get("client") ?? "";
     const entry = this.sessions.get(id);
@@ -118,14 +118,3 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | null> {
   });
 }
 
-/** A CORS preflight from an allowed origin (setCorsHeaders has added it). */
-function preflight(req: IncomingMessage, res: ServerResponse): void {
-  const asked = req.headers["access-control-request-headers"];
-  res.writeHead(204, {
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
-    // The endpoint acts on no request header: allowing those asked for grants nothing.
-    ...(asked ? { "Access-Control-Allow-Headers": asked } : {}),
-    "Access-Control-Max-Age": "600",
-  });
-  res.end();
-}

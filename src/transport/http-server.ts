@@ -21,7 +21,7 @@ import { EMULATION_PATH, EmulationSessions } from "./emulation.js";
 import { writeHttpError } from "./http-error.js";
 import { LongPollEndpoint, POLL_SECRET_HEADER } from "./longpoll-endpoint.js";
 import { MERCURE_PATH, MercureEndpoint } from "./mercure-endpoint.js";
-import { OriginPolicy } from "./origins.js";
+import { answerPreflight, OriginPolicy } from "./origins.js";
 import type { NewSession } from "./receive-only.js";
 import { handleSse } from "./sse-endpoint.js";
 import { ADMIN_PAGE_FILE, serveStatic } from "./static.js";
@@ -131,7 +131,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
       origins.setCorsHeaders(req, res, path === "/connection/poll" ? [POLL_SECRET_HEADER] : []);
       const refused = origins.refusal(req);
       if (refused) return void writeHttpError(res, refused);
-      if (req.method === "OPTIONS") return preflight(req, res);
+      if (req.method === "OPTIONS") return answerPreflight(req, res, "GET, OPTIONS");
       return path === "/connection/sse" ? handleSse(req, res, url, node, newSession, emulation) : polls.handle(req, res, url);
     }
     if (path === EMULATION_PATH) return emulation.handle(req, res, url);
@@ -139,7 +139,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
       origins.setCorsHeaders(req, res);
       const refused = origins.refusal(req);
       if (refused) return void writeHttpError(res, refused);
-      if (req.method === "OPTIONS") return preflight(req, res);
+      if (req.method === "OPTIONS") return answerPreflight(req, res, "GET, OPTIONS");
       return mercure.handle(req, res, url);
     }
     if ((req.method === "GET" || req.method === "HEAD") && (await serveStatic(req, path, res))) return;
@@ -219,21 +219,6 @@ export async function startHttpServer(deps: HttpDeps): Promise<{ port: number; r
   };
 }
 
-/**
- * A CORS preflight of the SSE or long-poll endpoint, from an allowed origin (setCorsHeaders
- * has added the origin): browsers send one before a request with headers of their own.
- */
-function preflight(req: IncomingMessage, res: ServerResponse): void {
-  const asked = req.headers["access-control-request-headers"];
-  res.writeHead(204, {
-    "Access-Control-Allow-Methods": "GET, OPTIONS",
-    // Whatever headers the page asked to send: these endpoints act on none of them but
-    // Last-Event-ID, so allowing them grants nothing, and a client library may add its own.
-    ...(asked ? { "Access-Control-Allow-Headers": asked } : {}),
-    "Access-Control-Max-Age": "600",
-  });
-  res.end();
-}
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);

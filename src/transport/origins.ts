@@ -86,3 +86,18 @@ function hostOf(origin: string): string | null {
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+/**
+ * Answers a CORS preflight from an allowed origin (setCorsHeaders has added it) for `methods`.
+ * Whatever headers the page asked to send are allowed: the endpoints act on none of them but
+ * Last-Event-ID, so allowing them grants nothing, and a client library may add its own.
+ */
+export function answerPreflight(req: IncomingMessage, res: ServerResponse, methods: string): void {
+  const asked = req.headers["access-control-request-headers"];
+  res.writeHead(204, {
+    "Access-Control-Allow-Methods": methods,
+    ...(asked ? { "Access-Control-Allow-Headers": asked } : {}),
+    "Access-Control-Max-Age": "600",
+  });
+  res.end();
+}
