@@ -195,7 +195,7 @@ describe.runIf(canRunSymfonyBundle("Symfony bundle: commands"))("Symfony bundle:
     const c = await TestWsClient.connect(hub.wsUrl, conn);
     try {
       expect((await c.call({ subscribe: { channel } })).error).toBeUndefined();
-      const presence = Object.values((await c.call({ presence: { channel } })).presence.presence) as Array<{ user: string; connInfo?: unknown; conn_info?: unknown }>;
+      const presence = Object.values<{ user: string; connInfo?: unknown; conn_info?: unknown }>((await c.call({ presence: { channel } })).presence.presence);
       expect(presence).toHaveLength(1);
       expect(presence[0]!.user).toBe("carol");
       expect(presence[0]!.connInfo ?? presence[0]!.conn_info).toEqual({ name: "Carol" });
