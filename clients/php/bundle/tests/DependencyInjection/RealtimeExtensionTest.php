@@ -88,7 +88,7 @@ final class RealtimeExtensionTest extends TestCase
             $commands[] = $tags[0]['command'];
         }
         sort($commands);
-        self::assertSame(['realtime:channels', 'realtime:consume', 'realtime:disconnect', 'realtime:info', 'realtime:presence', 'realtime:publish', 'realtime:token'], $commands);
+        self::assertSame(['realtime:channels', 'realtime:consume', 'realtime:disconnect', 'realtime:erase-user', 'realtime:info', 'realtime:presence', 'realtime:publish', 'realtime:token'], $commands);
         $handles = array_column($container->getDefinition('realtime.messenger.publish_handler')->getTag('messenger.message_handler'), 'method', 'handles');
         self::assertSame([Publish::class => 'publish', Broadcast::class => 'broadcast'], $handles);
     }
