@@ -212,7 +212,7 @@ final class HubClient implements HubClientInterface
         return EraseUserResult::fromResponse($res);
     }
 
-    public function subscribe(array $channels, callable $onEvent, bool $clientPublicationsOnly = false, bool $joinLeave = false, ?callable $onReady = null, float $maxSeconds = 0): void
+    public function subscribe(array $channels, callable $onEvent, bool $clientPublicationsOnly = false, bool $joinLeave = false, ?callable $onReady = null, float $maxSeconds = 0, ?callable $shouldStop = null): void
     {
         if (!$this->transport instanceof StreamingTransport) {
             throw new \LogicException('subscribe() needs a streaming transport: use HubClient::grpc() (the HTTP API has no streams)');
@@ -220,7 +220,7 @@ final class HubClient implements HubClientInterface
         $req = new SubscribeRequest(['channels' => array_values($channels), 'client_publications_only' => $clientPublicationsOnly, 'join_leave' => $joinLeave]);
         // Not retried here: events published while no stream was open are in history(), which
         // only the caller knows how far it has read.
-        $this->transport->serverStream('Subscribe', $req, SubscribeResponse::class, $onEvent, $onReady, $maxSeconds);
+        $this->transport->serverStream('Subscribe', $req, SubscribeResponse::class, $onEvent, $onReady, $maxSeconds, $shouldStop);
     }
 
     /**

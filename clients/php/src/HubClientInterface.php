@@ -100,12 +100,16 @@ interface HubClientInterface
      * Blocks until $onEvent returns false, $maxSeconds pass (0: no limit), or the hub ends the
      * stream (an error is thrown: a consumer that fell behind gets a LimitExceededException, a
      * hub shutting down an UnavailableException; subscribe again and read history() to catch
-     * up). $onReady is called once the subscription is in place. Needs the gRPC transport.
+     * up). $onReady is called once the subscription is in place. $shouldStop is asked about
+     * once a second while the stream is open, even when nothing arrives, and true ends it as
+     * $onEvent returning false does: a worker's signal handler sets a flag, and the worker
+     * stops within a second although no event comes. Needs the gRPC transport.
      *
      * @param list<string> $channels
      * @param callable(SubscribeResponse): (bool|null) $onEvent
      * @param (callable(): void)|null $onReady
+     * @param (callable(): bool)|null $shouldStop
      * @throws HubException
      */
-    public function subscribe(array $channels, callable $onEvent, bool $clientPublicationsOnly = false, bool $joinLeave = false, ?callable $onReady = null, float $maxSeconds = 0): void;
+    public function subscribe(array $channels, callable $onEvent, bool $clientPublicationsOnly = false, bool $joinLeave = false, ?callable $onReady = null, float $maxSeconds = 0, ?callable $shouldStop = null): void;
 }

@@ -72,7 +72,7 @@ final class GrpcTransport implements Transport, StreamingTransport
         return $m;
     }
 
-    public function serverStream(string $method, Message $request, string $responseClass, callable $onMessage, ?callable $onReady = null, float $maxSeconds = 0): void
+    public function serverStream(string $method, Message $request, string $responseClass, callable $onMessage, ?callable $onReady = null, float $maxSeconds = 0, ?callable $shouldStop = null): void
     {
         $url = $this->url($method);
         $meta = [];
@@ -112,6 +112,25 @@ final class GrpcTransport implements Transport, StreamingTransport
                 return strlen($data);
             },
         ]);
+        if ($shouldStop !== null) {
+            // curl calls this about once a second even while nothing arrives: the one moment PHP
+            // runs during the wait, so pending (async) signal handlers run too, and may ask to stop.
+            curl_setopt_array($ch, [
+                CURLOPT_NOPROGRESS => false,
+                CURLOPT_XFERINFOFUNCTION => static function () use ($shouldStop, &$stopped, &$thrown): int {
+                    try {
+                        if ($shouldStop() === true) {
+                            $stopped = true;
+                            return 1; // aborts the transfer: curl_exec fails with CURLE_ABORTED_BY_CALLBACK
+                        }
+                    } catch (\Throwable $e) {
+                        $thrown = $e;
+                        return 1;
+                    }
+                    return 0;
+                },
+            ]);
+        }
         $ok = curl_exec($ch);
         if ($thrown !== null) {
             throw $thrown;

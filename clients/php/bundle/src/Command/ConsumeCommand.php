@@ -32,11 +32,10 @@ use Symfony\Contracts\EventDispatcher\EventDispatcherInterface;
  * hub's error and exit code 1, for a supervisor to start it again.
  *
  * Stopping, with ext-pcntl: SIGTERM or SIGINT is held while an event is being handled, and the
- * worker exits 0 once that event is done. A signal while the worker waits on the stream ends
- * the process at once, as the signal's default action (exit status 128 + the signal), which
- * loses nothing: no event is being handled. It cannot be a clean exit there: PHP runs no code,
- * so no signal handler, while curl waits on the stream; the console's own handlers (which
- * would only run once the next event came) are set aside for as long as the stream is open.
+ * worker exits 0 once that event is done. While the worker waits on the stream, the signal's
+ * handler (async signals) runs when curl next calls back, about once a second, and the stream
+ * ends there (subscribe()'s $shouldStop): exit 0 too. The console's own handlers are set aside
+ * for as long as the stream is open.
  */
 #[AsCommand(name: 'realtime:consume', description: 'Consumes channels and dispatches each publication as a Symfony event (or Messenger message)')]
 final class ConsumeCommand extends Command
@@ -135,11 +134,15 @@ final class ConsumeCommand extends Command
             return true;
         };
 
-        // Waiting on the stream: the default action (see the class comment); restored afterwards.
+        // Waiting on the stream: a signal only notes the stop, which $shouldStop hands to the
+        // transport within a second (see the class comment); restored afterwards.
         $handlers = [];
+        $async = $signals !== [] ? pcntl_async_signals(true) : false;
         foreach ($signals as $signal) {
             $handlers[$signal] = pcntl_signal_get_handler($signal);
-            pcntl_signal($signal, \SIG_DFL);
+            pcntl_signal($signal, static function (int $signal) use (&$stopReason): void {
+                $stopReason ??= $signal === \SIGTERM ? 'SIGTERM' : 'SIGINT';
+            });
         }
         try {
             $this->hub->subscribe(
@@ -151,6 +154,9 @@ final class ConsumeCommand extends Command
                     $output->writeln(sprintf('Consuming %s (stop with SIGTERM or Ctrl+C)', implode(', ', $channels)));
                 },
                 maxSeconds: (float) $maxSeconds,
+                shouldStop: static function () use (&$stopReason): bool {
+                    return $stopReason !== null;
+                },
             );
         } catch (HubException $e) {
             HubErrors::report($output, $e);
@@ -162,6 +168,9 @@ final class ConsumeCommand extends Command
         } finally {
             foreach ($handlers as $signal => $handler) {
                 pcntl_signal($signal, $handler);
+            }
+            if ($signals !== []) {
+                pcntl_async_signals($async);
             }
         }
         $output->writeln(sprintf('Stopped after %d events (%s)', $seen, $stopReason ?? ((float) $maxSeconds > 0 ? sprintf('--max-seconds %s', $maxSeconds) : 'the hub ended the stream')));

@@ -176,14 +176,14 @@ final class RecordingHubClient implements HubClientInterface, ResetInterface
         ], [['node' => 'recording', 'disconnected' => 0, 'error' => null]], []);
     }
 
-    /** Hands the events given to pushEvent() for these channels to $onEvent, in order, then returns (as when $maxSeconds pass). */
-    public function subscribe(array $channels, callable $onEvent, bool $clientPublicationsOnly = false, bool $joinLeave = false, ?callable $onReady = null, float $maxSeconds = 0): void
+    /** Hands the events given to pushEvent() for these channels to $onEvent, in order, then returns (as when $maxSeconds pass); $shouldStop is asked before each. */
+    public function subscribe(array $channels, callable $onEvent, bool $clientPublicationsOnly = false, bool $joinLeave = false, ?callable $onReady = null, float $maxSeconds = 0, ?callable $shouldStop = null): void
     {
         $this->maybeFail();
         if ($onReady !== null) {
             $onReady();
         }
-        while (($ev = array_shift($this->events)) !== null) {
+        while (($shouldStop === null || $shouldStop() !== true) && ($ev = array_shift($this->events)) !== null) {
             if (!\in_array($ev->getChannel(), $channels, true) || (!$joinLeave && $ev->getEvent() !== 'publication')) {
                 continue;
             }
