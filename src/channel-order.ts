@@ -44,6 +44,24 @@ export class ChannelOrder {
     return ready;
   }
 
+  /**
+   * History says nothing is left to deliver up to `offset` (EraseUser removed those
+   * publications; they are not lost): moves past them, drops any held of them (erased since
+   * they crossed the broker), and returns what was held behind and can go now, in order.
+   */
+  skipTo(offset: number): Publication[] {
+    if (offset <= this.last) return [];
+    for (const o of this.held.keys()) if (o <= offset) this.held.delete(o);
+    this.last = offset;
+    const ready: Publication[] = [];
+    for (let next = this.held.get(this.last + 1); next; next = this.held.get(this.last + 1)) {
+      this.held.delete(this.last + 1);
+      this.last++;
+      ready.push(next);
+    }
+    return ready;
+  }
+
   /** Publications wait behind a gap. */
   get waiting(): boolean {
     return this.held.size > 0;

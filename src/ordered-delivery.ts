@@ -129,11 +129,16 @@ export class OrderedDelivery {
       return this.lose(channel);
     }
     for (const pub of r.publications) {
+      // Recovered: an offset history lacks between what it holds was erased (EraseUser), not lost.
+      const offset = Number(pub.offset);
+      if (offset > order.last + 1) for (const p of order.skipTo(offset - 1)) this.write(channel, p);
       const ready = order.accept(pub);
       if (!ready) continue;
       this.counters.recoveredAfterReconnect++;
       for (const p of ready) this.write(channel, p);
     }
+    // The same up to the top history had when read: what is held past it arrived meanwhile.
+    if (order.waiting) for (const p of order.skipTo(Number(r.position.offset))) this.write(channel, p);
     // Still waiting: history does not have what is missing.
     if (order.waiting) {
       this.log.warn({ channel, epoch: order.epoch, delivered: order.last, history: r.position }, "a gap history cannot fill");

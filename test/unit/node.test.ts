@@ -377,13 +377,16 @@ describe("node data path", () => {
 
   describe("delivery in offset order", () => {
     /** A node with `n` publications stored in `channel`'s history, and a subscriber at offset 0. */
-    async function stored(channel: string, n: number) {
+    /** `users`: offset -> the user who published it (info.user), for EraseUser. */
+    async function stored(channel: string, n: number, users: Record<number, string> = {}) {
       const clock = new ManualClock();
       const node = await createTestNode({}, undefined, { clock });
       nodes.push(node);
       const pubs: Publication[] = [];
       for (let i = 1; i <= n; i++) {
-        const pub: Publication = { data: Buffer.from(String(i)), offset: "0", epoch: "", tags: {}, info: undefined, time: "0" };
+        const user = users[i];
+        const info = user ? { user, client: `c-${i}`, connInfo: Buffer.alloc(0), chanInfo: Buffer.alloc(0) } : undefined;
+        const pub: Publication = { data: Buffer.from(String(i)), offset: "0", epoch: "", tags: {}, info, time: "0" };
         await node.historyStore.append(channel, pub, { size: 100, ttlSeconds: 60 });
         pubs.push(pub);
       }
@@ -430,6 +433,21 @@ describe("node data path", () => {
       await eventually(() => expect(lost).toEqual(["ord:3"]));
       expect(offsets()).toEqual([1, 2]);
       expect(node.counters.gapsLost).toBe(1);
+    });
+
+    it("does not take a gap EraseUser left in history for a loss", async () => {
+      const { node, pubs, offsets, lost, clock } = await stored("ord:6", 5, { 2: "erin", 5: "erin" });
+      // The broker lost 2 and 3; 4 and 5 crossed it; then erin's publications (2, 5) are erased.
+      node.deliverPublication("ord:6", pubs[0]!);
+      node.deliverPublication("ord:6", pubs[3]!);
+      node.deliverPublication("ord:6", pubs[4]!);
+      expect((await node.historyStore.eraseUser("erin")).get("ord:6")).toBe(2);
+      await clock.advance(GAP_WAIT_MS);
+      // 3 from history once the hole at 2 is known to be erased, then 4 and 5, held since they
+      // crossed the broker (before the erasure, as a live delivery would have been).
+      await eventually(() => expect(offsets()).toEqual([1, 3, 4, 5]));
+      expect(lost).toEqual([]);
+      expect(node.counters.gapsLost).toBe(0);
     });
 
     it("does not mistake publications delivered while it reads the gap for a loss", async () => {
